@@ -38,7 +38,7 @@ def km_east(km: float) -> dict[str, float]:
 def carer(cid: str, *, skills: list[str] | None = None, kind: str = "staff",
           availability: list[tuple[Time, Time]] | None = None, **fields: Any) -> dict[str, Any]:
     """A carer available the whole week (unless ``availability`` says otherwise)."""
-    avail = availability or [("00:00", (7, "00:00"))]
+    avail = availability if availability is not None else [("00:00", (7, "00:00"))]
     out: dict[str, Any] = {
         "id": cid, "name": cid.capitalize(), "kind": kind, "skills": skills or [],
         "location": {"lat": BASE_LAT, "lon": BASE_LON},

@@ -1,0 +1,68 @@
+"""Spec rule 1 (skills): each carer on a visit holds the skills of the role they fill."""
+
+from __future__ import annotations
+
+from tests.conftest import assert_valid_solve
+from tests.rules.builders import (
+    assert_accepts,
+    assert_rejects,
+    build,
+    carer,
+    carers_of,
+    client,
+    km_east,
+    role,
+    rota,
+    visit,
+)
+
+
+def _hoist_problem(**kw):
+    return build([carer("ann", skills=["personal_care", "hoist"], location=km_east(8)),
+                  carer("bryn", skills=["personal_care"])],
+                 [client("dai")],
+                 [visit("v1", "dai", roles=[role("personal_care", "hoist")])], **kw)
+
+
+def test_carer_holding_every_skill_of_the_role_is_accepted():
+    """Ann holds personal_care and hoist, the role asks for both."""
+    p = _hoist_problem()
+    assert_accepts(p, rota(p, [("v1", ["ann"], "08:00")]))
+
+
+def test_carer_missing_one_skill_is_rejected_naming_the_skill():
+    """Bryn has personal_care but no hoist: a hoist transfer needs someone trained."""
+    p = _hoist_problem()
+    report = assert_rejects(p, rota(p, [("v1", ["bryn"], "08:00")]), "roles_and_skills")
+    assert "'hoist'" in str(report.violations[0]) and "Bryn" in str(report.violations[0])
+
+
+def test_unknown_carer_is_rejected():
+    """A rota naming a carer the problem does not know is invalid, not a crash."""
+    p = _hoist_problem()
+    assert_rejects(p, rota(p, [("v1", ["zed"], "08:00")]), "roles_and_skills")
+
+
+def test_role_without_skills_accepts_anyone():
+    """A role with no skills listed (companionship-style) may be filled by any staff carer."""
+    p = build([carer("ann"), carer("bryn", skills=["driving"])], [client("dai")],
+              [visit("v1", "dai"), visit("v2", "dai", "10:00")])
+    assert_accepts(p, rota(p, [("v1", ["ann"], "08:00"), ("v2", ["bryn"], "10:00")]))
+
+
+def test_solver_sends_the_only_hoist_holder_even_from_far_away():
+    """Bryn is next door but has no hoist; Ann lives 8 km away. Travel is cheap next to an
+    uncovered essential visit, so the solver must send Ann, never Bryn."""
+    p = _hoist_problem(rules={"home_travel": True})
+    r, report = assert_valid_solve(p, time_limit=5)
+    assert carers_of(r) == {"v1": ("ann",)}
+    assert report.kpis["travel_minutes"] > 0
+
+
+def test_solver_leaves_a_visit_unassigned_when_nobody_has_the_skill():
+    """No carer holds 'dementia': the visit cannot be covered and must be listed unassigned."""
+    p = build([carer("ann", skills=["personal_care"])], [client("dai")],
+              [visit("v1", "dai", roles=[role("dementia")]), visit("v2", "dai", "10:00")])
+    r, _ = assert_valid_solve(p, time_limit=5)
+    assert [u.visit for u in r.unassigned] == ["v1"]
+    assert carers_of(r) == {"v2": ("ann",)}
