@@ -1,0 +1,58 @@
+"""carerota time bank: an append-only double-entry ledger of volunteer minutes.
+
+Public API: :class:`timebank.service.Ledger` (see ``timebank/README.md``).
+"""
+
+from timebank.db import create_engine, create_schema
+from timebank.entries import Leg, ProposedTransaction, validate
+from timebank.errors import (
+    AccountNotFound,
+    AlreadyReversed,
+    CrossCoopTransfer,
+    IdempotencyConflict,
+    InsufficientBalance,
+    LedgerError,
+    LimitExceeded,
+    NotReversible,
+    RetryExhausted,
+    TransactionNotFound,
+    ValidationError,
+)
+from timebank.models import AccountKind, AccountPublic, CreditSource, LedgerTransactionPublic, TxnKind
+from timebank.retry import is_retryable, run_with_retry
+from timebank.service import DEFAULT_LIMITS, Ledger, Limits, Policy, ReconcileReport
+from timebank.statements import KindMonthRow, Statement, StatementLine
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "AccountKind",
+    "AccountNotFound",
+    "AccountPublic",
+    "AlreadyReversed",
+    "CreditSource",
+    "CrossCoopTransfer",
+    "IdempotencyConflict",
+    "InsufficientBalance",
+    "KindMonthRow",
+    "Ledger",
+    "LedgerError",
+    "LedgerTransactionPublic",
+    "Leg",
+    "LimitExceeded",
+    "Limits",
+    "NotReversible",
+    "Policy",
+    "ProposedTransaction",
+    "ReconcileReport",
+    "RetryExhausted",
+    "Statement",
+    "StatementLine",
+    "TransactionNotFound",
+    "TxnKind",
+    "ValidationError",
+    "create_engine",
+    "create_schema",
+    "is_retryable",
+    "run_with_retry",
+    "validate",
+]
