@@ -1,0 +1,96 @@
+"""Candidate pruning: which carer may fill which role of which visit, and when.
+
+A (carer, visit) pair only gets model variables when the carer could lawfully do the visit
+on their own: the skills of at least one role, the volunteer rule, the client's exclusions
+and gender preference, a pin naming them, and an availability interval that holds the
+visit somewhere inside its start window. Pruning here never removes a valid rota; it only
+keeps the model from growing a variable per impossible pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scheduler.problem import Carer, Interval, Problem, Visit
+
+
+@dataclass(frozen=True)
+class Option:
+    """Carer ``carer`` may fill ``role`` of ``visit`` starting in one of ``windows``.
+
+    ``windows`` are inclusive start ranges ``(lo, hi)``, one per availability interval
+    that can hold the role (``interval`` gives that interval, for home-travel rules).
+    """
+
+    carer: int
+    visit: int
+    role: int
+    windows: tuple[tuple[int, int, Interval], ...]
+
+    @property
+    def lo(self) -> int:
+        return self.windows[0][0]
+
+    @property
+    def hi(self) -> int:
+        return self.windows[-1][1]
+
+
+def visit_day(problem: Problem, visit: Visit) -> int:
+    """The calendar day a visit belongs to: the day of its earliest start.
+
+    The engine keeps each visit's start on that day (see :func:`start_range`), so a
+    carer's day can be sequenced on its own.
+    """
+    return problem.day_of(visit.earliest_start)
+
+
+def start_range(problem: Problem, visit: Visit) -> tuple[int, int]:
+    """Inclusive start range the engine uses: the spec window, cut at the end of the day."""
+    day = visit_day(problem, visit)
+    last = min(visit.last_start, problem.day_start(day + 1) - 1)
+    pin = problem.pin_by_visit.get(visit.id)
+    if pin is not None and pin.start is not None:
+        return pin.start, pin.start
+    return visit.earliest_start, last
+
+
+def role_allows(problem: Problem, carer: Carer, visit: Visit, role: int) -> bool:
+    """Static eligibility of ``carer`` for ``role`` of ``visit`` (no timing)."""
+    client = problem.client_by_id[visit.client]
+    if not visit.roles[role].skills <= carer.skills:
+        return False
+    if carer.is_volunteer and not visit.volunteer_ok:
+        return False
+    if carer.id in client.excluded_carers:
+        return False
+    if client.gender_preference is not None and carer.gender != client.gender_preference:
+        return False
+    pin = problem.pin_by_visit.get(visit.id)
+    return pin is None or (role < len(pin.carers) and pin.carers[role] == carer.id)
+
+
+def home_trips(problem: Problem, carer: Carer, visit: Visit) -> tuple[int, int]:
+    """Minutes from the carer's home to the client and back."""
+    return (problem.travel_minutes(carer.id, visit.client, carer),
+            problem.travel_minutes(visit.client, carer.id, carer))
+
+
+def build_options(problem: Problem) -> list[Option]:
+    """Every (carer, visit, role) the model may use, with its feasible start windows."""
+    options: list[Option] = []
+    for vi, visit in enumerate(problem.visits):
+        lo, hi = start_range(problem, visit)
+        for ci, carer in enumerate(problem.carers):
+            for r in range(len(visit.roles)):
+                if not role_allows(problem, carer, visit, r):
+                    continue
+                duration = visit.role_duration(r)
+                windows = []
+                for iv in carer.availability:
+                    a, b = max(lo, iv.start), min(hi, iv.end - duration)
+                    if a <= b:
+                        windows.append((a, b, iv))
+                if windows:
+                    options.append(Option(ci, vi, r, tuple(windows)))
+    return options
