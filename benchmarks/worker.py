@@ -22,9 +22,10 @@ from typing import Any
 
 # Keys the solver may put in ``rota.extra`` for model size and timings (first match wins).
 BUILD_KEYS = ("build_seconds", "model_build_seconds", "build_time", "model_seconds")
-SOLVE_KEYS = ("solve_only_seconds", "search_seconds", "cp_sat_seconds", "wall_time", "solver_seconds")
-VAR_KEYS = ("variables", "num_variables", "model_variables", "vars")
-CON_KEYS = ("constraints", "num_constraints", "model_constraints", "cons")
+SOLVE_KEYS = ("solve_seconds_cp", "solve_only_seconds", "search_seconds", "cp_sat_seconds", "wall_time",
+              "solver_seconds")
+VAR_KEYS = ("max_model_vars", "variables", "num_variables", "model_variables", "vars")
+CON_KEYS = ("max_model_constraints", "constraints", "num_constraints", "model_constraints", "cons")
 
 
 def _rss_mb() -> float:
