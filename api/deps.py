@@ -1,0 +1,88 @@
+"""Request dependencies: settings, database session, current member and role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import OAuth2PasswordBearer, SecurityScopes
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from api.models import ROLES, Member, role_of
+from api.security import decode_token
+from api.settings import Settings
+
+SCOPES = {
+    "coordinator": "plan and publish rotas, manage members, clients and care plans",
+    "staff": "paid carer: own week and visits",
+    "volunteer": "volunteer carer: own week, visits and time bank",
+    "client": "a client: own visits",
+    "family": "a family member: visits the client shared",
+}
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", scopes=SCOPES)
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_current_member(security_scopes: SecurityScopes, request: Request, session: SessionDep,
+                       token: Annotated[str, Depends(oauth2_scheme)]) -> Member:
+    auth_value = "Bearer"
+    if security_scopes.scopes:
+        auth_value = f'Bearer scope="{security_scopes.scope_str}"'
+    claims = decode_token(request.app.state.secret, token)
+    if claims is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or expired token",
+                            headers={"WWW-Authenticate": auth_value})
+    member = session.get(Member, int(claims["sub"]))
+    if member is None or not member.is_active or member.coop_id != claims.get("coop"):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the token's member is not active",
+                            headers={"WWW-Authenticate": auth_value})
+    token_scopes = set(claims.get("scopes") or [])
+    # the role in the database is the truth; a token for a role since changed is not honoured
+    if role_of(member) not in token_scopes:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the token's role is out of date",
+                            headers={"WWW-Authenticate": auth_value})
+    if security_scopes.scopes and not token_scopes & set(security_scopes.scopes):
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            f"needs one of the roles: {', '.join(security_scopes.scopes)}",
+                            headers={"WWW-Authenticate": auth_value})
+    return member
+
+
+CurrentMember = Annotated[Member, Security(get_current_member)]
+Coordinator = Annotated[Member, Security(get_current_member, scopes=["coordinator"])]
+Carer = Annotated[Member, Security(get_current_member, scopes=["staff", "volunteer"])]
+Volunteer = Annotated[Member, Security(get_current_member, scopes=["volunteer"])]
+Staffish = Annotated[Member, Security(get_current_member,
+                                      scopes=["coordinator", "staff", "volunteer"])]
+assert set(SCOPES) == set(ROLES)
+
+
+def get_now(request: Request):
+    """The co-op's local wall-clock time (naive), from the app's clock."""
+    return request.app.state.clock()
+
+
+def get_pool(request: Request):
+    return request.app.state.pool
+
+
+def get_ledger(request: Request):
+    return request.app.state.ledger

@@ -1,0 +1,140 @@
+"""The FastAPI app: ``create_app(settings)`` builds one with its own database, pool and limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+
+from api.db import engine_for
+from api.errors import ServiceError
+from api.ratelimit import RateLimits
+from api.routes import auth, clients, me, members, rotas, visits
+from api.settings import Settings, get_settings
+from api.worker import SolvePool, recover_runs
+from timebank import Ledger
+from timebank import create_engine as ledger_engine
+from timebank.errors import (
+    AccountNotFound,
+    CrossCoopTransfer,
+    LedgerError,
+    LimitExceeded,
+    RetryExhausted,
+    TransactionNotFound,
+    ValidationError,
+)
+
+log = logging.getLogger("carerota.api")
+
+DESCRIPTION = """Care rota and time-banking service for social care co-operatives.
+
+Log in with `POST /auth/token` (OAuth2 password flow; the role is the token's scope), then:
+coordinators build care plans, request weekly rotas (`POST /rotas`, solved in a worker process),
+publish and adjust them; carers read their week (`/me/rota`, an iCalendar feed); volunteers
+read their time bank (`/me/timebank`)."""
+
+
+def migrate(settings: Settings, engine) -> None:
+    """Bring the API's schema to the latest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "api:migrations")
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def make_ledger(settings: Settings) -> Ledger:
+    kwargs = {}
+    if settings.database_schema and settings.database_url.startswith("postgresql"):
+        kwargs["connect_args"] = {"options": f"-csearch_path={settings.database_schema}"}
+    ledger = Ledger(ledger_engine(settings.database_url, **kwargs))
+    ledger.create_schema()
+    return ledger
+
+
+def local_clock(tz: str) -> Callable[[], dt.datetime]:
+    zone = ZoneInfo(tz)
+    return lambda: dt.datetime.now(zone).replace(tzinfo=None, second=0, microsecond=0)
+
+
+def _ledger_status(exc: LedgerError) -> int:
+    if isinstance(exc, ValidationError | CrossCoopTransfer):
+        return 422
+    if isinstance(exc, AccountNotFound | TransactionNotFound):
+        return 404
+    if isinstance(exc, RetryExhausted):
+        return 503
+    if isinstance(exc, LimitExceeded):
+        return 409
+    return 409
+
+
+def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine_for(settings)
+    if settings.run_migrations:
+        migrate(settings, engine)
+    else:
+        from sqlmodel import SQLModel
+
+        import api.models  # noqa: F401
+
+        SQLModel.metadata.create_all(engine, tables=[t for n, t in SQLModel.metadata.tables.items()
+                                                     if not n.startswith("tb_")])
+    pool = SolvePool(settings.database_url, settings.database_schema, settings.solve_processes,
+                     settings.solve_workers)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if start_pool:
+            for run_id in recover_runs(engine):
+                pool.submit(run_id)
+        yield
+        pool.shutdown()
+
+    app = FastAPI(title="carerota", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.secret = settings.resolved_secret()
+    app.state.rate_limits = RateLimits(settings.rate_limit_login, settings.rate_limit_write)
+    app.state.pool = pool
+    app.state.ledger = make_ledger(settings)
+    app.state.clock = local_clock(settings.timezone)
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(_request: Request, exc: ServiceError):
+        body: dict = {"detail": exc.message}
+        if exc.errors:
+            body["errors"] = exc.errors
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(LedgerError)
+    async def _ledger_error(_request: Request, exc: LedgerError):
+        body: dict = {"detail": str(exc)}
+        if isinstance(exc, ValidationError):
+            body = {"detail": "the time bank refused the request", "errors": exc.errors}
+        return JSONResponse(body, status_code=_ledger_status(exc))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, exc: IntegrityError):
+        log.warning("integrity error: %s", exc)
+        return JSONResponse({"detail": "the request conflicts with existing data"}, status_code=409)
+
+    for module in (auth, members, clients, rotas, visits, me):
+        app.include_router(module.router)
+
+    @app.get("/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

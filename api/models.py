@@ -1,0 +1,646 @@
+"""The co-op's data: SQLModel tables and the request/response models around them.
+
+Convention: ``XBase`` holds the shared fields, ``X(table=True)`` the table, ``XCreate`` /
+``XUpdate`` the request bodies (unknown fields forbidden, so nobody can mass-assign a
+role, a co-op or a balance) and ``XPublic`` the response. No model inherits from a table.
+
+Times of visits, availability and leave are local wall-clock times of the co-op (naive),
+like the problem file; audit stamps (``created_at``...) are naive UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ConfigDict, NaiveDatetime, field_validator, model_validator
+from sqlmodel import Column, Field, SQLModel
+
+ROLES = ("coordinator", "staff", "volunteer", "client", "family")
+CARER_ROLES = ("staff", "volunteer")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def utcnow() -> NaiveDatetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Role(enum.StrEnum):
+    coordinator = "coordinator"
+    staff = "staff"
+    volunteer = "volunteer"
+    client = "client"
+    family = "family"
+
+
+class Priority(enum.StrEnum):
+    essential = "essential"
+    important = "important"
+    optional = "optional"
+
+
+class RotaStatus(enum.StrEnum):
+    draft = "draft"
+    published = "published"
+    superseded = "superseded"
+
+
+class VisitStatus(enum.StrEnum):
+    planned = "planned"
+    unassigned = "unassigned"
+    completed = "completed"
+    missed = "missed"
+    cancelled = "cancelled"
+
+
+class RunStatus(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+class LeaveKind(enum.StrEnum):
+    leave = "leave"      # unavailable for the interval
+    extra = "extra"      # a one-off extra availability
+
+
+class Forbid(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+def _check_hhmm(value: str) -> str:
+    if not _HHMM.match(value):
+        raise ValueError("must be a time of day like '08:30'")
+    return value
+
+
+def role_of(member: Any) -> str:
+    """The member's role as a plain string (the column holds a string)."""
+    return str(getattr(member.role, "value", member.role))
+
+
+def minutes_of(hhmm: str) -> int:
+    h, m = hhmm.split(":")
+    return int(h) * 60 + int(m)
+
+
+# ----------------------------------------------------------------------------- co-ops
+class CoopBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    weekly_solve_enabled: bool = True
+
+
+class Coop(CoopBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class CoopPublic(CoopBase):
+    id: int
+
+
+class CoopUpdate(Forbid):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    weekly_solve_enabled: bool | None = None
+
+
+class CoordinatorSignup(Forbid):
+    email: str = Field(min_length=3, max_length=254, regex=r"^[^@\s]+@[^@\s]+$")
+    full_name: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=8, max_length=200)
+
+
+class CoopCreate(Forbid):
+    name: str = Field(min_length=1, max_length=200)
+    coordinator: CoordinatorSignup
+
+
+# ----------------------------------------------------------------------------- members
+class MemberBase(SQLModel):
+    email: str = Field(min_length=3, max_length=254, regex=r"^[^@\s]+@[^@\s]+$")
+    full_name: str = Field(min_length=1, max_length=200)
+    role: Role
+    gender: str | None = Field(default=None, max_length=40)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    speed_kmh: float | None = Field(default=None, gt=0, le=200)
+    max_minutes_per_day: int = Field(default=720, ge=0, le=1440)
+    max_minutes_per_week: int = Field(default=2880, ge=0, le=10080)
+    contracted_minutes: int | None = Field(default=None, ge=0, le=10080)
+    hourly_cost: float = Field(default=0.0, ge=0, le=10000)
+
+
+class Member(MemberBase, table=True):
+    __table_args__ = (sa.UniqueConstraint("email", name="uq_member_email"),)
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = Field(foreign_key="coop.id", index=True)
+    role: Role = Field(sa_column=Column(sa.String(20), nullable=False))
+    hashed_password: str
+    is_active: bool = True
+    client_id: int | None = Field(default=None, foreign_key="client.id")
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class MemberCreate(Forbid, MemberBase):
+    password: str = Field(min_length=8, max_length=200)
+    client_id: int | None = None
+
+    @model_validator(mode="after")
+    def _contract_staff_only(self) -> MemberCreate:
+        if self.contracted_minutes is not None and self.role != Role.staff:
+            raise ValueError("contracted_minutes: only staff have a contract")
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon: give both or neither")
+        return self
+
+
+class MemberUpdate(Forbid):
+    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    gender: str | None = Field(default=None, max_length=40)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    speed_kmh: float | None = Field(default=None, gt=0, le=200)
+    max_minutes_per_day: int | None = Field(default=None, ge=0, le=1440)
+    max_minutes_per_week: int | None = Field(default=None, ge=0, le=10080)
+    contracted_minutes: int | None = Field(default=None, ge=0, le=10080)
+    hourly_cost: float | None = Field(default=None, ge=0, le=10000)
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+
+
+class MemberPublic(MemberBase):
+    id: int
+    coop_id: int
+    is_active: bool
+    client_id: int | None = None
+
+
+# ----------------------------------------------------------------------------- skills
+class SkillBase(SQLModel):
+    name: str = Field(min_length=1, max_length=60, regex=r"^[A-Za-z0-9_\-]+$")
+    #: the first day on which the skill is no longer held (None: never expires)
+    expires_on: dt.date | None = None
+
+
+class Skill(SkillBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+
+
+class SkillCreate(Forbid, SkillBase):
+    pass
+
+
+class SkillPublic(SkillBase):
+    id: int
+    member_id: int
+
+
+# ----------------------------------------------------------------------------- availability
+class AvailabilityBase(SQLModel):
+    weekday: int = Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")
+    start: str = Field(description="'HH:MM'")
+    end: str = Field(description="'HH:MM', after start; '24:00' is not allowed, use 23:59")
+
+
+class Availability(AvailabilityBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+
+
+class AvailabilityCreate(Forbid, AvailabilityBase):
+    _v_start = field_validator("start")(_check_hhmm)
+    _v_end = field_validator("end")(_check_hhmm)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AvailabilityCreate:
+        if minutes_of(self.end) <= minutes_of(self.start):
+            raise ValueError("end: availability must end after it starts")
+        return self
+
+
+class AvailabilityPublic(AvailabilityBase):
+    id: int
+    member_id: int
+
+
+class LeaveBase(SQLModel):
+    kind: LeaveKind = LeaveKind.leave
+    start: NaiveDatetime
+    end: NaiveDatetime
+    note: str | None = Field(default=None, max_length=500)
+
+
+class Leave(LeaveBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    kind: LeaveKind = Field(sa_column=Column(sa.String(10), nullable=False))
+
+
+class LeaveCreate(Forbid, LeaveBase):
+    @model_validator(mode="after")
+    def _ordered(self) -> LeaveCreate:
+        if self.start.tzinfo is not None or self.end.tzinfo is not None:
+            raise ValueError("start/end: local times without a UTC offset")
+        if self.end <= self.start:
+            raise ValueError("end: must be after start")
+        return self
+
+
+class LeavePublic(LeaveBase):
+    id: int
+    member_id: int
+
+
+# ----------------------------------------------------------------------------- clients
+class ClientBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    address: str | None = Field(default=None, max_length=500)
+    gender_preference: str | None = Field(default=None, max_length=40)
+
+
+class Client(ClientBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = Field(foreign_key="coop.id", index=True)
+    is_active: bool = True
+
+
+class ClientCreate(Forbid, ClientBase):
+    pass
+
+
+class ClientUpdate(Forbid):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    address: str | None = Field(default=None, max_length=500)
+    gender_preference: str | None = Field(default=None, max_length=40)
+    is_active: bool | None = None
+
+
+class ClientPublic(ClientBase):
+    id: int
+    coop_id: int
+    is_active: bool
+    preferred_carers: list[int] = []
+    excluded_carers: list[int] = []
+
+
+class ClientCarer(SQLModel, table=True):
+    """A carer the client prefers (``preferred``) or never wants (``excluded``)."""
+
+    __table_args__ = (sa.UniqueConstraint("client_id", "member_id", name="uq_client_carer"),)
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    kind: str = Field(sa_column=Column(sa.String(10), nullable=False))
+
+
+class ClientPreferences(Forbid):
+    preferred_carers: list[int] = Field(default_factory=list, max_length=200)
+    excluded_carers: list[int] = Field(default_factory=list, max_length=200)
+
+
+class ClientShare(SQLModel, table=True):
+    """The client shares their visits with a family member."""
+
+    __table_args__ = (sa.UniqueConstraint("client_id", "member_id", name="uq_client_share"),)
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+
+
+class ShareCreate(Forbid):
+    member_id: int
+
+
+class SharePublic(SQLModel):
+    id: int
+    client_id: int
+    member_id: int
+
+
+# ----------------------------------------------------------------------------- care plans
+class RoleSpec(Forbid):
+    skills: list[str] = Field(default_factory=list, max_length=20)
+    duration_minutes: int | None = Field(default=None, gt=0, le=1440)
+
+
+class VisitTemplateBase(SQLModel):
+    label: str = Field(min_length=1, max_length=100)
+    days: list[int] = Field(sa_column=Column(sa.JSON, nullable=False),
+                            description="weekdays, 0 = Monday ... 6 = Sunday")
+    earliest_start: str = Field(description="'HH:MM': the start window opens")
+    latest_start: str = Field(description="'HH:MM': the start window closes")
+    duration_minutes: int = Field(gt=0, le=1440)
+    roles: list[dict[str, Any]] = Field(default_factory=lambda: [{"skills": []}],
+                                        sa_column=Column(sa.JSON, nullable=False))
+    priority: Priority = Priority.essential
+    volunteer_ok: bool = False
+    max_lateness_minutes: int = Field(default=0, ge=0, le=720)
+
+
+class VisitTemplate(VisitTemplateBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = Field(foreign_key="coop.id", index=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    priority: Priority = Field(sa_column=Column(sa.String(10), nullable=False))
+    is_active: bool = True
+
+
+def _check_template(days: list[int] | None, es: str | None, ls: str | None, duration: int | None,
+                    ) -> None:
+    if days is not None:
+        if not days:
+            raise ValueError("days: at least one weekday")
+        if any(not 0 <= d <= 6 for d in days) or len(set(days)) != len(days):
+            raise ValueError("days: distinct weekdays 0 (Monday) to 6 (Sunday)")
+    if es is not None and ls is not None and minutes_of(ls) < minutes_of(es):
+        raise ValueError("latest_start: the window ends before it starts")
+    if ls is not None and duration is not None and minutes_of(ls) + duration > 2 * 1440:
+        raise ValueError("duration_minutes: too long")
+
+
+class VisitTemplateCreate(Forbid):
+    label: str = Field(min_length=1, max_length=100)
+    days: list[int] = Field(min_length=1, max_length=7)
+    earliest_start: str
+    latest_start: str
+    duration_minutes: int = Field(gt=0, le=1440)
+    roles: list[RoleSpec] = Field(default_factory=lambda: [RoleSpec()], min_length=1, max_length=4)
+    priority: Priority = Priority.essential
+    volunteer_ok: bool = False
+    max_lateness_minutes: int = Field(default=0, ge=0, le=720)
+
+    _v_es = field_validator("earliest_start")(_check_hhmm)
+    _v_ls = field_validator("latest_start")(_check_hhmm)
+
+    @model_validator(mode="after")
+    def _valid(self) -> VisitTemplateCreate:
+        _check_template(self.days, self.earliest_start, self.latest_start, None)
+        return self
+
+
+class VisitTemplateUpdate(Forbid):
+    label: str | None = Field(default=None, min_length=1, max_length=100)
+    days: list[int] | None = Field(default=None, min_length=1, max_length=7)
+    earliest_start: str | None = None
+    latest_start: str | None = None
+    duration_minutes: int | None = Field(default=None, gt=0, le=1440)
+    roles: list[RoleSpec] | None = Field(default=None, min_length=1, max_length=4)
+    priority: Priority | None = None
+    volunteer_ok: bool | None = None
+    max_lateness_minutes: int | None = Field(default=None, ge=0, le=720)
+    is_active: bool | None = None
+
+    @field_validator("earliest_start", "latest_start")
+    @classmethod
+    def _hhmm(cls, v: str | None) -> str | None:
+        return None if v is None else _check_hhmm(v)
+
+
+class VisitTemplatePublic(VisitTemplateBase):
+    id: int
+    coop_id: int
+    client_id: int
+    is_active: bool
+
+
+class TemplateDependencyBase(SQLModel):
+    first_id: int = Field(foreign_key="visittemplate.id")
+    then_id: int = Field(foreign_key="visittemplate.id")
+    min_gap_minutes: int = Field(default=0, ge=0, le=1440)
+    max_gap_minutes: int | None = Field(default=None, ge=0, le=1440)
+
+
+class TemplateDependency(TemplateDependencyBase, table=True):
+    """Same-day dependency between two visit templates of one client."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = Field(foreign_key="coop.id", index=True)
+
+
+class TemplateDependencyCreate(Forbid):
+    first_id: int
+    then_id: int
+    min_gap_minutes: int = Field(default=0, ge=0, le=1440)
+    max_gap_minutes: int | None = Field(default=None, ge=0, le=1440)
+
+    @model_validator(mode="after")
+    def _valid(self) -> TemplateDependencyCreate:
+        if self.first_id == self.then_id:
+            raise ValueError("then_id: a visit cannot depend on itself")
+        if self.max_gap_minutes is not None and self.max_gap_minutes < self.min_gap_minutes:
+            raise ValueError("max_gap_minutes: must be at least min_gap_minutes")
+        return self
+
+
+class TemplateDependencyPublic(SQLModel):
+    id: int
+    first_id: int
+    then_id: int
+    min_gap_minutes: int
+    max_gap_minutes: int | None
+
+
+# ----------------------------------------------------------------------------- runs & rotas
+class SolveRun(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = Field(foreign_key="coop.id", index=True)
+    week_start: dt.date
+    kind: str = Field(default="request", max_length=20)   # request | weekly | resolve
+    #: set for scheduled runs: one weekly run per co-op and week, however often the job fires
+    dedupe_key: str | None = Field(default=None, max_length=100, unique=True)
+    status: str = Field(default=RunStatus.queued.value, max_length=20)
+    requested_by: int | None = Field(default=None, foreign_key="member.id")
+    base_rota_id: int | None = Field(default=None, foreign_key="rota.id")
+    problem: dict | None = Field(default=None, sa_column=Column(sa.JSON))
+    id_map: dict | None = Field(default=None, sa_column=Column(sa.JSON))
+    time_limit: float = 30.0
+    objective: float | None = None
+    best_bound: float | None = None
+    gap: float | None = None
+    progress_at: NaiveDatetime | None = None
+    error: str | None = None
+    rota_id: int | None = Field(default=None, foreign_key="rota.id")
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    started_at: NaiveDatetime | None = None
+    finished_at: NaiveDatetime | None = None
+
+
+class Rota(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("coop_id", "week_start", "version", name="uq_rota_version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = Field(foreign_key="coop.id", index=True)
+    week_start: dt.date
+    version: int
+    status: str = Field(default=RotaStatus.draft.value, max_length=20)
+    run_id: int | None = None
+    problem: dict = Field(sa_column=Column(sa.JSON, nullable=False))
+    id_map: dict = Field(sa_column=Column(sa.JSON, nullable=False))
+    rota_file: dict = Field(sa_column=Column(sa.JSON, nullable=False))
+    objective: float | None = None
+    note: str | None = Field(default=None, max_length=500)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    published_at: NaiveDatetime | None = None
+
+
+class Visit(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("rota_id", "key", name="uq_visit_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    rota_id: int = Field(foreign_key="rota.id", index=True)
+    coop_id: int = Field(foreign_key="coop.id", index=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    template_id: int | None = Field(default=None, foreign_key="visittemplate.id")
+    #: the visit's id in the problem file; stable across versions of a week's rota
+    key: str = Field(max_length=100)
+    label: str = ""
+    earliest_start: NaiveDatetime
+    latest_start: NaiveDatetime
+    duration_minutes: int
+    priority: str = Field(max_length=10)
+    volunteer_ok: bool = False
+    status: str = Field(default=VisitStatus.planned.value, max_length=20)
+    start: NaiveDatetime | None = None
+    carer_ids: list[int] = Field(default_factory=list, sa_column=Column(sa.JSON, nullable=False))
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(sa.JSON, nullable=False))
+    actual_start: NaiveDatetime | None = None
+    actual_end: NaiveDatetime | None = None
+    completed_by: int | None = None
+    credited: bool = False
+
+
+class VisitCarer(SQLModel, table=True):
+    """Who is on a visit (one row per carer), so a carer's week is one indexed query."""
+
+    __table_args__ = (sa.UniqueConstraint("visit_id", "member_id", name="uq_visit_carer"),)
+    id: int | None = Field(default=None, primary_key=True)
+    visit_id: int = Field(foreign_key="visit.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    role_index: int = 0
+
+
+# ----------------------------------------------------------------------------- API shapes
+class Token(SQLModel):
+    access_token: str
+    token_type: str = "bearer"
+    scopes: list[str] = []
+
+
+class RotaRequest(Forbid):
+    week_start: dt.date = Field(description="the Monday the week starts on")
+    time_limit: float | None = Field(default=None, gt=0, le=600)
+
+
+class ResolveRequest(Forbid):
+    absent_member_ids: list[int] = Field(default_factory=list, max_length=200)
+    time_limit: float | None = Field(default=None, gt=0, le=600)
+
+
+class RunAccepted(SQLModel):
+    run_id: int
+    status: str
+    week_start: dt.date
+
+
+class UnassignedPublic(SQLModel):
+    visit_id: int | None
+    key: str
+    reasons: list[str]
+
+
+class RunPublic(SQLModel):
+    id: int
+    coop_id: int
+    week_start: dt.date
+    kind: str
+    status: str
+    objective: float | None
+    best_bound: float | None
+    gap: float | None
+    error: str | None
+    rota_id: int | None
+    created_at: NaiveDatetime
+    started_at: NaiveDatetime | None
+    finished_at: NaiveDatetime | None
+    unassigned: list[UnassignedPublic] = []
+
+
+class VisitPublic(SQLModel):
+    id: int
+    rota_id: int
+    client_id: int
+    template_id: int | None
+    key: str
+    label: str
+    earliest_start: NaiveDatetime
+    latest_start: NaiveDatetime
+    duration_minutes: int
+    priority: str
+    volunteer_ok: bool
+    status: str
+    start: NaiveDatetime | None
+    carer_ids: list[int]
+    reasons: list[str]
+    actual_start: NaiveDatetime | None
+    actual_end: NaiveDatetime | None
+    credited: bool
+
+
+class RotaPublic(SQLModel):
+    id: int
+    coop_id: int
+    week_start: dt.date
+    version: int
+    status: str
+    run_id: int | None
+    objective: float | None
+    note: str | None
+    created_at: NaiveDatetime
+    published_at: NaiveDatetime | None
+    kpis: dict[str, Any] = {}
+
+
+class RotaDetail(RotaPublic):
+    visits: list[VisitPublic] = []
+
+
+class AssignmentChange(Forbid):
+    carer_ids: list[int] = Field(min_length=1, max_length=4, description="one member id per role")
+    start: NaiveDatetime
+
+
+class Unassign(Forbid):
+    reason: str = Field(default="unassigned by hand", max_length=300)
+
+
+class CheckOut(Forbid):
+    actual_start: NaiveDatetime | None = None
+    actual_end: NaiveDatetime | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CheckOut:
+        if (self.actual_start is None) != (self.actual_end is None):
+            raise ValueError("actual_start and actual_end: give both or neither")
+        if self.actual_start and self.actual_end and self.actual_end <= self.actual_start:
+            raise ValueError("actual_end: must be after actual_start")
+        return self
+
+
+class GiftCreate(Forbid):
+    to_member_id: int
+    minutes: int = Field(gt=0, le=100_000)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class ExchangeCreate(Forbid):
+    """A volunteer gave ``minutes`` of help to another member outside the rota."""
+
+    to_member_id: int
+    minutes: int = Field(gt=0, le=24 * 60)
+    note: str | None = Field(default=None, max_length=500)

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api.deps import CurrentMember, SessionDep, SettingsDep
+from api.errors import Forbidden
+from api.models import CoopCreate, MemberPublic, Token, role_of
+from api.ratelimit import limit_login
+from api.security import create_token
+from api.services import members as svc
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post("/auth/token", response_model=Token, dependencies=[Depends(limit_login)],
+             responses={401: {"description": "wrong e-mail or password"}})
+def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep,
+          settings: SettingsDep, request: Request) -> Token:
+    """OAuth2 password flow: the e-mail as ``username``; the member's role is the token's scope."""
+    member = svc.authenticate(session, form.username, form.password)
+    scopes = [role_of(member)]
+    token = create_token(request.app.state.secret, member.id, member.coop_id, scopes,
+                         settings.access_token_minutes)
+    return Token(access_token=token, scopes=scopes)
+
+
+@router.post("/coops", status_code=201, response_model=MemberPublic, dependencies=[Depends(limit_login)],
+             tags=["co-ops"])
+def sign_up(data: CoopCreate, session: SessionDep, settings: SettingsDep) -> MemberPublic:
+    """Register a new co-op and its first coordinator (returns the coordinator)."""
+    if not settings.allow_signup:
+        raise Forbidden("sign-up of new co-ops is switched off on this server")
+    _, member = svc.create_coop(session, data)
+    return MemberPublic.model_validate(member, from_attributes=True)
+
+
+@router.get("/me", response_model=MemberPublic, tags=["me"])
+def me(member: CurrentMember) -> MemberPublic:
+    return MemberPublic.model_validate(member, from_attributes=True)

@@ -1,0 +1,1 @@
+"""Business logic: each route calls exactly one function here."""

@@ -1,0 +1,130 @@
+"""The time bank seen from the API: accounts of members, visit credits, gifts and exchanges.
+
+The ledger (``timebank.Ledger``) is append-only and idempotent itself; this module maps the
+co-op's members onto its accounts (``coop_id`` = str(co-op id), ``owner_ref`` = str(member id)).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session, SQLModel
+
+from api.errors import Forbidden, Invalid
+from api.models import ExchangeCreate, GiftCreate, Member, Visit, role_of
+from api.services.common import get_member
+from timebank import AccountKind, Ledger
+
+ACCOUNT_KIND = {"volunteer": AccountKind.VOLUNTEER, "staff": AccountKind.STAFF,
+                "client": AccountKind.CLIENT, "family": AccountKind.FAMILY}
+
+
+class StatementLinePublic(SQLModel):
+    entry_id: int
+    transaction_id: int
+    posted_at: dt.datetime
+    service_date: dt.date
+    kind: str
+    memo: str
+    reference: str | None
+    minutes: int
+    balance_after: int
+
+
+class TimebankPublic(SQLModel):
+    member_id: int
+    account_id: int
+    balance: int
+    start: dt.date
+    end: dt.date
+    opening_balance: int
+    closing_balance: int
+    given_minutes: int
+    received_minutes: int
+    other_in_minutes: int
+    other_out_minutes: int
+    lines: list[StatementLinePublic]
+
+
+class TransferPublic(SQLModel):
+    transaction_id: int
+    kind: str
+    minutes: int
+    from_member_id: int
+    to_member_id: int
+    replayed: bool
+    balance: int
+
+
+def account_of(ledger: Ledger, member: Member) -> int:
+    kind = ACCOUNT_KIND.get(role_of(member))
+    if kind is None:
+        raise Forbidden(f"a {role_of(member)} has no time bank account")
+    return ledger.open_account(str(member.coop_id), kind, owner_ref=str(member.id)).id
+
+
+def my_timebank(ledger: Ledger, actor: Member, start: dt.date | None, end: dt.date | None,
+                today: dt.date) -> TimebankPublic:
+    """Balance and statement of the caller's own account (no one reads another's)."""
+    end = end or today
+    start = start or (end - dt.timedelta(days=90))
+    if end < start:
+        raise Invalid("end: must not be before start")
+    if (end - start).days > 3660:
+        raise Invalid("start: a statement covers at most ten years")
+    account_id = account_of(ledger, actor)
+    st = ledger.statement(account_id, start, end)
+    lines = [StatementLinePublic(entry_id=ln.entry_id, transaction_id=ln.transaction_id,
+                                 posted_at=ln.posted_at, service_date=ln.service_date, kind=ln.kind,
+                                 memo=ln.memo, reference=ln.reference, minutes=ln.minutes,
+                                 balance_after=ln.balance_after) for ln in st.lines]
+    return TimebankPublic(member_id=actor.id, account_id=account_id, balance=ledger.balance(account_id),
+                          start=start, end=end, opening_balance=st.opening_balance,
+                          closing_balance=st.closing_balance, given_minutes=st.given_minutes,
+                          received_minutes=st.received_minutes, other_in_minutes=st.other_in_minutes,
+                          other_out_minutes=st.other_out_minutes, lines=lines)
+
+
+def transfer(session: Session, ledger: Ledger, actor: Member, kind: str, data: GiftCreate | ExchangeCreate,
+             idempotency_key: str) -> TransferPublic:
+    """A gift (hours given away) or an exchange (paying another member for help received),
+    from the caller's own account. The ``Idempotency-Key`` makes a retry return the original."""
+    key = idempotency_key.strip()
+    if not key or len(key) > 200:
+        raise Invalid("Idempotency-Key: a non-empty header of at most 200 characters is required")
+    to = get_member(session, data.to_member_id, actor)
+    if to.id == actor.id:
+        raise Invalid("to_member_id: cannot transfer to yourself")
+    if not to.is_active:
+        raise Invalid(f"to_member_id: member {to.id} is not active")
+    from_account = account_of(ledger, actor)
+    if role_of(to) not in ACCOUNT_KIND:
+        raise Invalid(f"to_member_id: a {role_of(to)} has no time bank account")
+    to_account = account_of(ledger, to)
+    scoped = f"api:{kind}:{actor.id}:{key}"
+    common = dict(minutes=data.minutes, idempotency_key=scoped, recorded_by=str(actor.id),
+                  memo=data.note or "")
+    if kind == "gift":
+        txn = ledger.gift(str(actor.coop_id), from_id=from_account, to_id=to_account, **common)
+    else:
+        txn = ledger.exchange(str(actor.coop_id), payer_id=from_account, payee_id=to_account, **common)
+    return TransferPublic(transaction_id=txn.id, kind=kind, minutes=data.minutes, from_member_id=actor.id,
+                          to_member_id=to.id, replayed=txn.replayed, balance=ledger.balance(from_account))
+
+
+def credit_visit(ledger: Ledger, session: Session, visit: Visit, recorded_by: str) -> int:
+    """Credit every volunteer on a completed visit (idempotent per visit and volunteer)."""
+    minutes = visit.duration_minutes
+    if visit.actual_start and visit.actual_end:
+        minutes = max(1, int((visit.actual_end - visit.actual_start).total_seconds() // 60))
+    credited = 0
+    for mid in visit.carer_ids:
+        member = session.get(Member, mid)
+        if member is None or role_of(member) != "volunteer":
+            continue
+        account_of(ledger, member)
+        ledger.credit_visit(str(visit.coop_id), visit_id=visit.key, volunteer_ref=str(member.id),
+                            minutes=minutes, service_date=(visit.actual_start or visit.start).date(),
+                            recorded_by=recorded_by, memo=f"visit {visit.label or visit.key}")
+        credited += 1
+    return credited

@@ -1,0 +1,232 @@
+"""Co-ops, members, skills, weekly availability, leave and one-off changes."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from api.errors import Conflict, Invalid, NotFound, Unauthorized
+from api.models import (
+    Availability,
+    AvailabilityCreate,
+    Client,
+    Coop,
+    CoopCreate,
+    CoopUpdate,
+    Leave,
+    LeaveCreate,
+    Member,
+    MemberCreate,
+    MemberUpdate,
+    Role,
+    Skill,
+    SkillCreate,
+    role_of,
+)
+from api.security import hash_password, verify_password
+from api.services.common import get_member, member_for_self_or_coordinator, require_coordinator
+
+
+# ----------------------------------------------------------------------------- auth & co-ops
+def authenticate(session: Session, email: str, password: str) -> Member:
+    member = session.exec(select(Member).where(Member.email == email.strip().lower())).first()
+    ok = verify_password(password, member.hashed_password if member else None)
+    if member is None or not ok or not member.is_active:
+        raise Unauthorized("wrong e-mail or password")
+    return member
+
+
+def create_coop(session: Session, data: CoopCreate) -> tuple[Coop, Member]:
+    """A new co-op and its first coordinator, in one transaction."""
+    email = data.coordinator.email.strip().lower()
+    if session.exec(select(Member.id).where(Member.email == email)).first() is not None:
+        raise Conflict(f"coordinator.email: '{email}' is already registered")
+    coop = Coop(name=data.name)
+    session.add(coop)
+    session.flush()
+    member = Member(coop_id=coop.id, email=email, full_name=data.coordinator.full_name,
+                    role=Role.coordinator.value, hashed_password=hash_password(data.coordinator.password))
+    session.add(member)
+    _commit(session, f"coordinator.email: '{email}' is already registered")
+    return coop, member
+
+
+def get_coop(session: Session, actor: Member) -> Coop:
+    coop = session.get(Coop, actor.coop_id)
+    if coop is None:
+        raise NotFound("co-op not found")
+    return coop
+
+
+def update_coop(session: Session, actor: Member, data: CoopUpdate) -> Coop:
+    require_coordinator(actor)
+    coop = get_coop(session, actor)
+    for k, v in data.model_dump(exclude_unset=True).items():
+        if v is None:
+            raise Invalid(f"{k}: may not be null")
+        setattr(coop, k, v)
+    session.add(coop)
+    session.commit()
+    return coop
+
+
+def _commit(session: Session, conflict_message: str) -> None:
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(conflict_message) from None
+
+
+# ----------------------------------------------------------------------------- members
+def list_members(session: Session, actor: Member, role: str | None = None,
+                 include_inactive: bool = False) -> list[Member]:
+    require_coordinator(actor)
+    q = select(Member).where(Member.coop_id == actor.coop_id)
+    if role is not None:
+        q = q.where(Member.role == role)
+    if not include_inactive:
+        q = q.where(Member.is_active == True)  # noqa: E712
+    return list(session.exec(q.order_by(Member.id)).all())
+
+
+def create_member(session: Session, actor: Member, data: MemberCreate) -> Member:
+    require_coordinator(actor)
+    email = data.email.strip().lower()
+    if data.client_id is not None:
+        client = session.get(Client, data.client_id)
+        if client is None or client.coop_id != actor.coop_id:
+            raise Invalid(f"client_id: unknown client {data.client_id}")
+        if data.role != Role.client:
+            raise Invalid("client_id: only a member with role 'client' is linked to a client")
+    if session.exec(select(Member.id).where(Member.email == email)).first() is not None:
+        raise Conflict(f"email: '{email}' is already registered")
+    fields = data.model_dump(exclude={"password", "email"}, mode="json")
+    member = Member(**fields, email=email, coop_id=actor.coop_id,
+                    hashed_password=hash_password(data.password))
+    session.add(member)
+    _commit(session, f"email: '{email}' is already registered")
+    session.refresh(member)
+    return member
+
+
+def read_member(session: Session, actor: Member, member_id: int) -> Member:
+    return member_for_self_or_coordinator(session, member_id, actor)
+
+
+def update_member(session: Session, actor: Member, member_id: int, data: MemberUpdate) -> Member:
+    require_coordinator(actor)
+    member = get_member(session, member_id, actor)
+    changes = data.model_dump(exclude_unset=True)
+    nullable = {"gender", "lat", "lon", "speed_kmh", "contracted_minutes"}
+    for key, value in changes.items():
+        if value is None and key not in nullable:
+            raise Invalid(f"{key}: may not be null")
+    if changes.get("contracted_minutes") is not None and role_of(member) != "staff":
+        raise Invalid("contracted_minutes: only staff have a contract")
+    if "password" in changes:
+        member.hashed_password = hash_password(changes.pop("password"))
+    for key, value in changes.items():
+        setattr(member, key, value)
+    if (member.lat is None) != (member.lon is None):
+        session.rollback()
+        raise Invalid("lat and lon: give both or neither")
+    session.add(member)
+    session.commit()
+    session.refresh(member)
+    return member
+
+
+def deactivate_member(session: Session, actor: Member, member_id: int) -> Member:
+    """Members are never deleted (rotas and the time bank refer to them): they are deactivated."""
+    require_coordinator(actor)
+    member = get_member(session, member_id, actor)
+    if member.id == actor.id:
+        raise Invalid("member_id: a coordinator cannot deactivate themself")
+    member.is_active = False
+    session.add(member)
+    session.commit()
+    return member
+
+
+# ----------------------------------------------------------------------------- skills
+def _carer(session: Session, actor: Member, member_id: int, write: bool) -> Member:
+    member = get_member(session, member_id, actor) if write else \
+        member_for_self_or_coordinator(session, member_id, actor)
+    if write:
+        require_coordinator(actor)
+    if role_of(member) not in ("staff", "volunteer"):
+        raise Invalid(f"member_id: member {member_id} is not a carer (staff or volunteer)")
+    return member
+
+
+def list_skills(session: Session, actor: Member, member_id: int) -> list[Skill]:
+    member = _carer(session, actor, member_id, write=False)
+    return list(session.exec(select(Skill).where(Skill.member_id == member.id).order_by(Skill.id)))
+
+
+def add_skill(session: Session, actor: Member, member_id: int, data: SkillCreate) -> Skill:
+    member = _carer(session, actor, member_id, write=True)
+    skill = Skill(**data.model_dump(), member_id=member.id)
+    session.add(skill)
+    session.commit()
+    session.refresh(skill)
+    return skill
+
+
+def remove_skill(session: Session, actor: Member, member_id: int, skill_id: int) -> None:
+    member = _carer(session, actor, member_id, write=True)
+    skill = session.get(Skill, skill_id)
+    if skill is None or skill.member_id != member.id:
+        raise NotFound(f"skill {skill_id} not found")
+    session.delete(skill)
+    session.commit()
+
+
+# ----------------------------------------------------------------------------- availability
+def list_availability(session: Session, actor: Member, member_id: int) -> list[Availability]:
+    member = _carer(session, actor, member_id, write=False)
+    return list(session.exec(select(Availability).where(Availability.member_id == member.id)
+                             .order_by(Availability.weekday, Availability.start)))
+
+
+def add_availability(session: Session, actor: Member, member_id: int,
+                     data: AvailabilityCreate) -> Availability:
+    member = _carer(session, actor, member_id, write=True)
+    item = Availability(**data.model_dump(), member_id=member.id)
+    session.add(item)
+    session.commit()
+    session.refresh(item)
+    return item
+
+
+def remove_availability(session: Session, actor: Member, member_id: int, item_id: int) -> None:
+    member = _carer(session, actor, member_id, write=True)
+    item = session.get(Availability, item_id)
+    if item is None or item.member_id != member.id:
+        raise NotFound(f"availability {item_id} not found")
+    session.delete(item)
+    session.commit()
+
+
+def list_leave(session: Session, actor: Member, member_id: int) -> list[Leave]:
+    member = _carer(session, actor, member_id, write=False)
+    return list(session.exec(select(Leave).where(Leave.member_id == member.id).order_by(Leave.start)))
+
+
+def add_leave(session: Session, actor: Member, member_id: int, data: LeaveCreate) -> Leave:
+    member = _carer(session, actor, member_id, write=True)
+    item = Leave(**{**data.model_dump(), "kind": data.kind.value}, member_id=member.id)
+    session.add(item)
+    session.commit()
+    session.refresh(item)
+    return item
+
+
+def remove_leave(session: Session, actor: Member, member_id: int, item_id: int) -> None:
+    member = _carer(session, actor, member_id, write=True)
+    item = session.get(Leave, item_id)
+    if item is None or item.member_id != member.id:
+        raise NotFound(f"leave {item_id} not found")
+    session.delete(item)
+    session.commit()

@@ -1,0 +1,295 @@
+"""The co-op's data for one week → a ``carerota.problem/1`` dict (plus the id map back).
+
+Ids in the file: carers ``m<member id>``, clients ``c<client id>``, visits
+``t<template id>-<YYYYMMDD>`` (stable across re-solves of the same week). Skill expiry is
+exact: when some carer's skill ``s`` expires inside the week, the visits needing ``s`` ask
+for ``s@<date>`` and each carer holds ``s@<date>`` only on the dates the skill is still valid,
+so an expired medication certificate makes the carer ineligible from that date on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from sqlmodel import Session, select
+
+from api.errors import Invalid, NotFound
+from api.models import (
+    Availability,
+    Client,
+    ClientCarer,
+    Coop,
+    Leave,
+    Member,
+    Rota,
+    Skill,
+    TemplateDependency,
+    Visit,
+    VisitTemplate,
+    minutes_of,
+    role_of,
+)
+from scheduler.problem import PROBLEM_FORMAT, ProblemError, problem_from_dict
+
+FMT = "%Y-%m-%dT%H:%M"
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def iso(when: dt.datetime) -> str:
+    return when.strftime(FMT)
+
+
+def carer_key(member_id: int) -> str:
+    return f"m{member_id}"
+
+
+def client_key(client_id: int) -> str:
+    return f"c{client_id}"
+
+
+def visit_key(template_id: int, day: dt.date) -> str:
+    return f"t{template_id}-{day:%Y%m%d}"
+
+
+def check_week_start(week_start: dt.date) -> None:
+    if week_start.weekday() != 0:
+        raise Invalid(f"week_start: must be a Monday, got a {WEEKDAYS[week_start.weekday()]} "
+                      f"({week_start.isoformat()})")
+    if not dt.date(2000, 1, 3) <= week_start <= dt.date(2200, 1, 1):
+        raise Invalid(f"week_start: {week_start.isoformat()} is out of range")
+
+
+def _merge(intervals: list[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
+    out: list[tuple[dt.datetime, dt.datetime]] = []
+    for s, e in sorted(intervals):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def _subtract(intervals: list[tuple[dt.datetime, dt.datetime]],
+              holes: list[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
+    for hs, he in holes:
+        nxt: list[tuple[dt.datetime, dt.datetime]] = []
+        for s, e in intervals:
+            if he <= s or hs >= e:
+                nxt.append((s, e))
+                continue
+            if s < hs:
+                nxt.append((s, hs))
+            if he < e:
+                nxt.append((he, e))
+        intervals = nxt
+    return intervals
+
+
+def skill_held_on(skill: Skill, day: dt.date) -> bool:
+    return skill.expires_on is None or day < skill.expires_on
+
+
+def build_problem(session: Session, coop_id: int, week_start: dt.date, history_weeks: int = 4,
+                  pins: list[dict[str, Any]] | None = None,
+                  skip_visit_keys: set[str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The problem dict and the id map for ``week_start`` (a Monday) of co-op ``coop_id``.
+
+    ``pins``: ``{"visit": key, "carers": [member ids], "start": datetime | None}``.
+    ``skip_visit_keys``: visits left out (cancelled or missed in the rota being re-solved).
+    Raises :class:`Invalid` naming every reason the week cannot be built.
+    """
+    check_week_start(week_start)
+    coop = session.get(Coop, coop_id)
+    if coop is None:
+        raise NotFound(f"co-op {coop_id} not found")
+    h_start = dt.datetime.combine(week_start, dt.time())
+    h_end = h_start + dt.timedelta(days=7)
+    days = [week_start + dt.timedelta(days=i) for i in range(7)]
+    errors: list[str] = []
+
+    carers_db = list(session.exec(
+        select(Member).where(Member.coop_id == coop_id, Member.is_active == True,  # noqa: E712
+                             Member.role.in_(["staff", "volunteer"])).order_by(Member.id)).all())
+    carer_ids = [m.id for m in carers_db]
+    skills: dict[int, list[Skill]] = defaultdict(list)
+    avail: dict[int, list[Availability]] = defaultdict(list)
+    leave: dict[int, list[Leave]] = defaultdict(list)
+    if carer_ids:
+        for s in session.exec(select(Skill).where(Skill.member_id.in_(carer_ids))).all():
+            skills[s.member_id].append(s)
+        for a in session.exec(select(Availability).where(Availability.member_id.in_(carer_ids))).all():
+            avail[a.member_id].append(a)
+        for lv in session.exec(select(Leave).where(Leave.member_id.in_(carer_ids),
+                                                   Leave.end > h_start, Leave.start < h_end)).all():
+            leave[lv.member_id].append(lv)
+
+    # skills expiring inside the week are qualified by date
+    expiring = {s.name for ss in skills.values() for s in ss
+                if s.expires_on is not None and week_start < s.expires_on < days[-1] + dt.timedelta(days=1)}
+
+    carers: list[dict[str, Any]] = []
+    for m in carers_db:
+        if m.lat is None or m.lon is None:
+            errors.append(f"member {m.id} ({m.full_name}): a carer needs a home location (lat, lon)")
+            continue
+        held: set[str] = set()
+        for s in skills[m.id]:
+            if s.name in expiring:
+                held.update(f"{s.name}@{d.isoformat()}" for d in days if skill_held_on(s, d))
+            elif all(skill_held_on(s, d) for d in days):
+                held.add(s.name)
+        intervals = []
+        for a in avail[m.id]:
+            d = days[a.weekday]
+            intervals.append((h_start + dt.timedelta(days=a.weekday, minutes=minutes_of(a.start)),
+                              dt.datetime.combine(d, dt.time()) + dt.timedelta(minutes=minutes_of(a.end))))
+        intervals += [(max(lv.start, h_start), min(lv.end, h_end)) for lv in leave[m.id]
+                      if lv.kind == "extra"]
+        intervals = _merge(intervals)
+        intervals = _subtract(intervals, [(lv.start, lv.end) for lv in leave[m.id] if lv.kind == "leave"])
+        carer: dict[str, Any] = {
+            "id": carer_key(m.id), "name": m.full_name, "kind": role_of(m),
+            "skills": sorted(held), "location": {"lat": m.lat, "lon": m.lon},
+            "availability": [{"start": iso(s), "end": iso(e)} for s, e in intervals],
+            "max_minutes_per_day": m.max_minutes_per_day, "max_minutes_per_week": m.max_minutes_per_week,
+        }
+        if m.gender:
+            carer["gender"] = m.gender
+        if m.speed_kmh:
+            carer["speed_kmh"] = m.speed_kmh
+        if role_of(m) == "staff":
+            if m.contracted_minutes is not None:
+                carer["contracted_minutes"] = m.contracted_minutes
+            if m.hourly_cost:
+                carer["hourly_cost"] = m.hourly_cost
+        carers.append(carer)
+    in_problem = {int(c["id"][1:]) for c in carers}
+
+    clients_db = list(session.exec(select(Client).where(Client.coop_id == coop_id,
+                                                        Client.is_active == True)  # noqa: E712
+                                   .order_by(Client.id)).all())
+    client_ids = [c.id for c in clients_db]
+    prefs: dict[int, dict[str, list[str]]] = defaultdict(lambda: {"preferred": [], "excluded": []})
+    if client_ids:
+        for row in session.exec(select(ClientCarer).where(ClientCarer.client_id.in_(client_ids))).all():
+            if row.member_id in in_problem:
+                prefs[row.client_id][row.kind].append(carer_key(row.member_id))
+    history = _history(session, coop_id, week_start, history_weeks, in_problem)
+
+    clients: list[dict[str, Any]] = []
+    for c in clients_db:
+        item: dict[str, Any] = {"id": client_key(c.id), "name": c.name,
+                                "location": {"lat": c.lat, "lon": c.lon},
+                                "preferred_carers": sorted(prefs[c.id]["preferred"]),
+                                "excluded_carers": sorted(prefs[c.id]["excluded"])}
+        if c.gender_preference:
+            item["gender_preference"] = c.gender_preference
+        if history.get(c.id):
+            item["history"] = {carer_key(k): v for k, v in sorted(history[c.id].items())}
+        clients.append(item)
+
+    templates = list(session.exec(select(VisitTemplate).where(
+        VisitTemplate.coop_id == coop_id, VisitTemplate.is_active == True)  # noqa: E712
+        .order_by(VisitTemplate.id)).all()) if client_ids else []
+    active_clients = set(client_ids)
+    visits: list[dict[str, Any]] = []
+    visit_meta: dict[str, dict[str, Any]] = {}
+    skip = skip_visit_keys or set()
+    for t in templates:
+        if t.client_id not in active_clients:
+            continue
+        if minutes_of(t.latest_start) < minutes_of(t.earliest_start):
+            errors.append(f"care plan visit {t.id} ({t.label}): latest_start {t.latest_start} is before "
+                          f"earliest_start {t.earliest_start}")
+            continue
+        for wd in sorted(t.days):
+            d = days[wd]
+            key = visit_key(t.id, d)
+            if key in skip:
+                continue
+            base = dt.datetime.combine(d, dt.time())
+            roles = []
+            for r in t.roles:
+                role: dict[str, Any] = {"skills": [f"{s}@{d.isoformat()}" if s in expiring else s
+                                                   for s in r.get("skills", [])]}
+                if r.get("duration_minutes"):
+                    role["duration_minutes"] = r["duration_minutes"]
+                roles.append(role)
+            visits.append({
+                "id": key, "client": client_key(t.client_id),
+                "earliest_start": iso(base + dt.timedelta(minutes=minutes_of(t.earliest_start))),
+                "latest_start": iso(base + dt.timedelta(minutes=minutes_of(t.latest_start))),
+                "duration_minutes": t.duration_minutes, "roles": roles,
+                "volunteer_ok": t.volunteer_ok, "priority": str(getattr(t.priority, "value", t.priority)),
+                "max_lateness_minutes": t.max_lateness_minutes,
+            })
+            visit_meta[key] = {"template_id": t.id, "client_id": t.client_id, "label": t.label}
+
+    dependencies: list[dict[str, Any]] = []
+    for dep in session.exec(select(TemplateDependency).where(TemplateDependency.coop_id == coop_id)
+                            .order_by(TemplateDependency.id)).all():
+        for d in days:
+            first, then = visit_key(dep.first_id, d), visit_key(dep.then_id, d)
+            if first in visit_meta and then in visit_meta:
+                item = {"first": first, "then": then, "min_gap_minutes": dep.min_gap_minutes}
+                if dep.max_gap_minutes is not None:
+                    item["max_gap_minutes"] = dep.max_gap_minutes
+                dependencies.append(item)
+
+    pinned: list[dict[str, Any]] = []
+    for p in pins or []:
+        if p["visit"] not in visit_meta or not all(m in in_problem for m in p["carers"]):
+            continue
+        pin: dict[str, Any] = {"visit": p["visit"], "carers": [carer_key(m) for m in p["carers"]]}
+        if p.get("start") is not None:
+            pin["start"] = iso(p["start"])
+        pinned.append(pin)
+
+    if not carers:
+        errors.append("carers: the co-op has no active carer (staff or volunteer) with a home location")
+    if not visits:
+        errors.append(f"visits: no care plan visit falls in the week of {week_start.isoformat()}")
+    if errors:
+        raise Invalid(f"the week of {week_start.isoformat()} cannot be built", errors)
+
+    problem = {
+        "format": PROBLEM_FORMAT,
+        "name": f"{coop.name}, week of {week_start:%d %b %Y}",
+        "horizon": {"start": iso(h_start), "end": iso(h_end)},
+        "carers": carers, "clients": clients, "visits": visits,
+        "dependencies": dependencies, "pinned": pinned,
+    }
+    try:
+        problem_from_dict(problem)
+    except ProblemError as exc:
+        raise Invalid(f"the week of {week_start.isoformat()} cannot be built", exc.errors) from None
+    id_map = {"carers": {c["id"]: int(c["id"][1:]) for c in carers},
+              "clients": {c["id"]: int(c["id"][1:]) for c in clients},
+              "visits": visit_meta}
+    return problem, id_map
+
+
+def _history(session: Session, coop_id: int, week_start: dt.date, weeks: int,
+             carers: set[int]) -> dict[int, dict[int, int]]:
+    """Minutes each carer spent with each client in the published rotas of recent weeks."""
+    out: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    if weeks <= 0:
+        return out
+    first = week_start - dt.timedelta(days=7 * weeks)
+    rotas = session.exec(select(Rota).where(Rota.coop_id == coop_id, Rota.week_start >= first,
+                                            Rota.week_start < week_start,
+                                            Rota.status == "published")).all()
+    rota_ids = [r.id for r in rotas]
+    if not rota_ids:
+        return out
+    for v in session.exec(select(Visit).where(Visit.rota_id.in_(rota_ids),
+                                              Visit.status.in_(["planned", "completed"]))).all():
+        minutes = v.duration_minutes
+        if v.status == "completed" and v.actual_start and v.actual_end:
+            minutes = max(0, int((v.actual_end - v.actual_start).total_seconds() // 60))
+        for m in v.carer_ids:
+            if m in carers:
+                out[v.client_id][m] += minutes
+    return out

@@ -1,0 +1,310 @@
+"""Rotas per week and their versions (draft, published, superseded; never deleted).
+
+A rota row keeps the problem it was solved from and its rota file, so any version can be
+exported and checked again with the command line. Hand edits are validated by the checker
+against that problem; an edit of a published rota makes a new published version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from api.errors import Conflict, Invalid, NotFound
+from api.models import (
+    AssignmentChange,
+    Member,
+    Rota,
+    RotaDetail,
+    RotaPublic,
+    RotaStatus,
+    SolveRun,
+    Visit,
+    VisitCarer,
+    VisitPublic,
+    VisitStatus,
+    utcnow,
+)
+from api.services.common import get_in_coop, require_coordinator
+from api.services.problem_builder import FMT, build_problem, carer_key, check_week_start
+from scheduler.checker import check
+from scheduler.problem import Problem, problem_from_dict
+from scheduler.rota import Assignment, Unassigned, rota_to_dict
+from scheduler.rota import Rota as RotaFile
+
+DONE = (VisitStatus.completed.value, VisitStatus.missed.value, VisitStatus.cancelled.value)
+
+
+def _parse(text: str) -> dt.datetime:
+    return dt.datetime.strptime(text, FMT)
+
+
+def rota_public(rota: Rota) -> RotaPublic:
+    return RotaPublic(**rota.model_dump(exclude={"problem", "id_map", "rota_file"}),
+                      kpis=dict(rota.rota_file.get("kpis") or {}))
+
+
+def visit_public(v: Visit) -> VisitPublic:
+    return VisitPublic(**v.model_dump())
+
+
+def visits_of(session: Session, rota_id: int) -> list[Visit]:
+    return list(session.exec(select(Visit).where(Visit.rota_id == rota_id).order_by(Visit.id)).all())
+
+
+def _next_version(session: Session, coop_id: int, week_start: dt.date) -> int:
+    current = session.exec(select(func.max(Rota.version)).where(
+        Rota.coop_id == coop_id, Rota.week_start == week_start)).one()
+    return (current or 0) + 1
+
+
+def _add_visit(session: Session, rota: Rota, fields: dict[str, Any], carers: list[int]) -> Visit:
+    visit = Visit(**fields, rota_id=rota.id, coop_id=rota.coop_id, carer_ids=list(carers))
+    session.add(visit)
+    session.flush()
+    for i, m in enumerate(carers):
+        session.add(VisitCarer(visit_id=visit.id, member_id=m, role_index=i))
+    return visit
+
+
+def store_solved_rota(session: Session, run: SolveRun, rota_file: dict[str, Any]) -> Rota:
+    """A new draft version of the run's week from a checked rota file (caller commits)."""
+    problem: dict[str, Any] = run.problem or {}
+    id_map: dict[str, Any] = run.id_map or {}
+    carers = id_map.get("carers", {})
+    assigned = {a["visit"]: a for a in rota_file.get("assignments", [])}
+    unassigned = {u["visit"]: u for u in rota_file.get("unassigned", [])}
+    base: dict[str, Visit] = {}
+    if run.base_rota_id is not None:
+        base = {v.key: v for v in visits_of(session, run.base_rota_id)}
+    rota = Rota(coop_id=run.coop_id, week_start=run.week_start,
+                version=_next_version(session, run.coop_id, run.week_start),
+                status=RotaStatus.draft.value, run_id=run.id, problem=problem, id_map=id_map,
+                rota_file=rota_file, objective=rota_file.get("objective"),
+                note=f"{run.kind} run {run.id}")
+    session.add(rota)
+    session.flush()
+    for pv in problem.get("visits", []):
+        meta = id_map["visits"][pv["id"]]
+        fields: dict[str, Any] = {
+            "client_id": meta["client_id"], "template_id": meta.get("template_id"), "key": pv["id"],
+            "label": meta.get("label", ""), "earliest_start": _parse(pv["earliest_start"]),
+            "latest_start": _parse(pv["latest_start"]), "duration_minutes": pv["duration_minutes"],
+            "priority": pv.get("priority", "essential"), "volunteer_ok": pv.get("volunteer_ok", False),
+        }
+        carer_ids: list[int] = []
+        if pv["id"] in assigned:
+            a = assigned[pv["id"]]
+            carer_ids = [int(carers[c]) for c in a["carers"]]
+            fields.update(start=_parse(a["start"]), status=VisitStatus.planned.value)
+        else:
+            fields.update(status=VisitStatus.unassigned.value,
+                          reasons=list(unassigned.get(pv["id"], {}).get("reasons", [])))
+        old = base.get(pv["id"])
+        if old is not None and old.status == VisitStatus.completed.value:
+            fields.update(status=old.status, actual_start=old.actual_start, actual_end=old.actual_end,
+                          completed_by=old.completed_by, credited=old.credited)
+        _add_visit(session, rota, fields, carer_ids)
+    in_problem = {pv["id"] for pv in problem.get("visits", [])}
+    for key, old in base.items():   # cancelled or missed visits left out of the re-solve
+        if key not in in_problem:
+            _add_visit(session, rota, _copy_fields(old), list(old.carer_ids))
+    return rota
+
+
+def _copy_fields(v: Visit) -> dict[str, Any]:
+    return v.model_dump(exclude={"id", "rota_id", "coop_id", "carer_ids"})
+
+
+# ----------------------------------------------------------------------------- reads
+def list_rotas(session: Session, actor: Member, week_start: dt.date | None) -> list[RotaPublic]:
+    require_coordinator(actor)
+    q = select(Rota).where(Rota.coop_id == actor.coop_id)
+    if week_start is not None:
+        q = q.where(Rota.week_start == week_start)
+    return [rota_public(r) for r in session.exec(q.order_by(Rota.week_start, Rota.version)).all()]
+
+
+def _rota(session: Session, actor: Member, rota_id: int) -> Rota:
+    require_coordinator(actor)
+    return get_in_coop(session, Rota, rota_id, actor, "rota")
+
+
+def get_rota(session: Session, actor: Member, rota_id: int) -> RotaDetail:
+    rota = _rota(session, actor, rota_id)
+    return RotaDetail(**rota_public(rota).model_dump(),
+                      visits=[visit_public(v) for v in visits_of(session, rota.id)])
+
+
+def rota_file(session: Session, actor: Member, rota_id: int) -> dict[str, Any]:
+    return _rota(session, actor, rota_id).rota_file
+
+
+def rota_problem(session: Session, actor: Member, rota_id: int) -> dict[str, Any]:
+    return _rota(session, actor, rota_id).problem
+
+
+def week_problem(session: Session, actor: Member, week_start: dt.date, history_weeks: int) -> dict:
+    """The problem file for a week, built from the co-op's data as it is now."""
+    require_coordinator(actor)
+    check_week_start(week_start)
+    problem, _ = build_problem(session, actor.coop_id, week_start, history_weeks)
+    return problem
+
+
+def current_rota(session: Session, coop_id: int, week_start: dt.date) -> Rota | None:
+    """The published rota of the week, else the latest draft."""
+    rows = session.exec(select(Rota).where(Rota.coop_id == coop_id, Rota.week_start == week_start)
+                        .order_by(Rota.version.desc())).all()
+    for r in rows:
+        if r.status == RotaStatus.published.value:
+            return r
+    return rows[0] if rows else None
+
+
+# ----------------------------------------------------------------------------- writes
+def publish(session: Session, actor: Member, rota_id: int) -> RotaPublic:
+    rota = _rota(session, actor, rota_id)
+    if rota.status != RotaStatus.draft.value:
+        raise Conflict(f"rota {rota_id} is {rota.status}; only a draft can be published")
+    for other in session.exec(select(Rota).where(Rota.coop_id == rota.coop_id,
+                                                 Rota.week_start == rota.week_start,
+                                                 Rota.status == RotaStatus.published.value)).all():
+        other.status = RotaStatus.superseded.value
+        session.add(other)
+    rota.status = RotaStatus.published.value
+    rota.published_at = utcnow()
+    session.add(rota)
+    session.commit()
+    return rota_public(rota)
+
+
+def rota_for_check(problem: Problem, visits: list[Visit]) -> RotaFile:
+    """The rota file value of stored visits, for the checker (objective left unclaimed)."""
+    assignments, unassigned = [], []
+    for v in visits:
+        if v.key not in problem.visit_by_id:
+            continue
+        if v.start is not None and v.carer_ids and v.status in ("planned", "completed"):
+            assignments.append(Assignment(v.key, tuple(carer_key(m) for m in v.carer_ids),
+                                          problem.minute_of(v.start)))
+        else:
+            unassigned.append(Unassigned(v.key, tuple(v.reasons or ["not assigned"])))
+    return RotaFile(problem=problem.name, status="feasible", assignments=assignments,
+                    unassigned=unassigned)
+
+
+def change_assignment(session: Session, actor: Member, rota_id: int, visit_id: int,
+                      change: AssignmentChange | None, reason: str = "unassigned by hand") -> VisitPublic:
+    """Assign (or, with ``change=None``, unassign) one visit by hand, checked by the checker.
+
+    Every rule the change would break is named in the 422 answer and nothing is written.
+    A draft is edited in place; a published rota gets a new published version.
+    """
+    rota = _rota(session, actor, rota_id)
+    if rota.status == RotaStatus.superseded.value:
+        raise Conflict(f"rota {rota_id} is superseded; edit the current version")
+    visit = session.get(Visit, visit_id)
+    if visit is None or visit.rota_id != rota.id:
+        raise NotFound(f"visit {visit_id} not found in rota {rota_id}")
+    if visit.status in DONE:
+        raise Conflict(f"visit {visit_id} is {visit.status}; it can no longer be changed")
+    raw = dict(rota.problem)
+    raw["pinned"] = []   # pins steer the solver; a coordinator's hand edit overrides them
+    problem = problem_from_dict(raw)
+    if visit.key not in problem.visit_by_id:
+        raise Conflict(f"visit {visit_id} is not part of the rota's problem")
+    visits = visits_of(session, rota.id)
+    target = next(v for v in visits if v.id == visit.id)
+    if change is not None:
+        errors = []
+        if change.start.tzinfo is not None:
+            errors.append("start: local time without a UTC offset")
+        if change.start.second or change.start.microsecond:
+            errors.append("start: to the minute, without seconds")
+        carers_in = rota.id_map.get("carers", {})
+        for i, m in enumerate(change.carer_ids):
+            if carer_key(m) not in carers_in:
+                errors.append(f"carer_ids[{i}]: member {m} is not a carer in this week's rota")
+        if len(set(change.carer_ids)) != len(change.carer_ids):
+            errors.append("carer_ids: a carer can fill only one role of a visit")
+        if errors:
+            raise Invalid("the change is not valid", errors)
+        target.carer_ids, target.start = list(change.carer_ids), change.start.replace(second=0)
+        target.status, target.reasons = VisitStatus.planned.value, []
+    else:
+        target.carer_ids, target.start = [], None
+        target.status, target.reasons = VisitStatus.unassigned.value, [reason]
+    candidate = rota_for_check(problem, visits)
+    report = check(problem, candidate)
+    if not report.ok:
+        session.rollback()
+        raise Invalid("the change breaks the rota's rules",
+                      [f"{v.rule}: {v.message}" for v in report.violations])
+    candidate.objective, candidate.kpis = report.objective, report.kpis
+    new_file = rota_to_dict(candidate, problem)
+    if rota.status == RotaStatus.draft.value:
+        _apply(session, target, change, reason)
+        rota.problem, rota.rota_file, rota.objective = raw, new_file, report.objective
+        session.add(rota)
+        session.commit()
+        return visit_public(target)
+    # a published rota: new published version, the old one superseded
+    session.rollback()
+    return _new_published_version(session, rota, raw, new_file, report.objective, visit.key, change, reason,
+                                  actor)
+
+
+def _apply(session: Session, visit: Visit, change: AssignmentChange | None, reason: str) -> None:
+    for vc in session.exec(select(VisitCarer).where(VisitCarer.visit_id == visit.id)).all():
+        session.delete(vc)
+    session.flush()
+    if change is not None:
+        visit.carer_ids, visit.start = list(change.carer_ids), change.start.replace(second=0)
+        visit.status, visit.reasons = VisitStatus.planned.value, []
+        for i, m in enumerate(change.carer_ids):
+            session.add(VisitCarer(visit_id=visit.id, member_id=m, role_index=i))
+    else:
+        visit.carer_ids, visit.start = [], None
+        visit.status, visit.reasons = VisitStatus.unassigned.value, [reason]
+    session.add(visit)
+
+
+def _new_published_version(session: Session, old: Rota, problem: dict, new_file: dict, objective: float,
+                           key: str, change: AssignmentChange | None, reason: str,
+                           actor: Member) -> VisitPublic:
+    for _attempt in range(3):
+        try:
+            rota = Rota(coop_id=old.coop_id, week_start=old.week_start,
+                        version=_next_version(session, old.coop_id, old.week_start),
+                        status=RotaStatus.published.value, run_id=old.run_id, problem=problem,
+                        id_map=old.id_map, rota_file=new_file, objective=objective,
+                        note=f"hand edit of version {old.version} by member {actor.id}",
+                        published_at=utcnow())
+            session.add(rota)
+            session.flush()
+            changed: Visit | None = None
+            for v in visits_of(session, old.id):
+                nv = _add_visit(session, rota, _copy_fields(v), list(v.carer_ids))
+                if v.key == key:
+                    changed = nv
+            assert changed is not None
+            _apply(session, changed, change, reason)
+            fresh_old = session.get(Rota, old.id)
+            if fresh_old is None or fresh_old.status != RotaStatus.published.value:
+                raise Conflict(f"rota {old.id} changed meanwhile; edit the current version")
+            fresh_old.status = RotaStatus.superseded.value
+            session.add(fresh_old)
+            session.commit()
+            return visit_public(changed)
+        except IntegrityError:
+            session.rollback()
+    raise Conflict("the rota changed meanwhile; try again")
+
+
+def week_of(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())

@@ -1,0 +1,210 @@
+"""Visit lifecycle (planned → completed / missed / cancelled), a member's own week, the
+iCalendar feed, and the auto-confirmation of visits finished more than a day ago."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from api.errors import Conflict, Forbidden, Invalid, NotFound
+from api.models import (
+    CheckOut,
+    Client,
+    Member,
+    Rota,
+    RotaStatus,
+    Visit,
+    VisitCarer,
+    VisitPublic,
+    VisitStatus,
+    role_of,
+)
+from api.services import bank
+from api.services.common import client_ids_visible_to, get_in_coop
+from api.services.problem_builder import check_week_start
+from api.services.rotas import visit_public
+from timebank import Ledger
+
+log = logging.getLogger("carerota.visits")
+
+
+def _end(v: Visit) -> dt.datetime:
+    assert v.start is not None
+    return v.start + dt.timedelta(minutes=v.duration_minutes)
+
+
+def _can_read(session: Session, actor: Member, v: Visit) -> bool:
+    role = role_of(actor)
+    if role == "coordinator":
+        return True
+    if role in ("staff", "volunteer"):
+        return actor.id in v.carer_ids
+    visible = client_ids_visible_to(session, actor)
+    rota = session.get(Rota, v.rota_id)
+    return visible is not None and v.client_id in visible and rota is not None \
+        and rota.status == RotaStatus.published.value
+
+
+def get_visit(session: Session, actor: Member, visit_id: int) -> VisitPublic:
+    v = get_in_coop(session, Visit, visit_id, actor, "visit")
+    if not _can_read(session, actor, v):
+        raise NotFound(f"visit {visit_id} not found")
+    return visit_public(v)
+
+
+def _live_visit(session: Session, actor: Member, visit_id: int) -> Visit:
+    v = get_in_coop(session, Visit, visit_id, actor, "visit")
+    role = role_of(actor)
+    if role != "coordinator" and not (role in ("staff", "volunteer") and actor.id in v.carer_ids):
+        raise NotFound(f"visit {visit_id} not found")
+    rota = session.get(Rota, v.rota_id)
+    if rota is None or rota.status != RotaStatus.published.value:
+        state = rota.status if rota else "unknown"
+        raise Conflict(f"visit {visit_id} belongs to a {state} rota; only visits of the published rota "
+                       "can be checked out, missed or cancelled")
+    return v
+
+
+def complete_visit(session: Session, ledger: Ledger, actor: Member, visit_id: int, data: CheckOut,
+                   now: dt.datetime) -> VisitPublic:
+    """Check out a visit: completed with its actual times, volunteers credited (once)."""
+    v = _live_visit(session, actor, visit_id)
+    if v.status == VisitStatus.completed.value:
+        if not v.credited:
+            _credit(session, ledger, v, str(actor.id))
+        return visit_public(v)   # a retried check-out changes nothing
+    if v.status != VisitStatus.planned.value or v.start is None:
+        raise Conflict(f"visit {visit_id} is {v.status}; only a planned visit can be completed")
+    start = data.actual_start or v.start
+    end = data.actual_end or _end(v)
+    if start.tzinfo is not None or end.tzinfo is not None:
+        raise Invalid("actual_start/actual_end: local times without a UTC offset")
+    if start > now:
+        raise Conflict(f"visit {visit_id} has not started yet (it starts {start:%Y-%m-%d %H:%M})")
+    if end > now + dt.timedelta(minutes=5):
+        raise Invalid("actual_end: is in the future")
+    if abs((start - v.start).total_seconds()) > 24 * 3600:
+        raise Invalid("actual_start: more than a day away from the planned start")
+    v.status, v.actual_start, v.actual_end, v.completed_by = VisitStatus.completed.value, start, end, actor.id
+    session.add(v)
+    session.commit()
+    _credit(session, ledger, v, str(actor.id))
+    return visit_public(v)
+
+
+def _credit(session: Session, ledger: Ledger, v: Visit, recorded_by: str) -> None:
+    bank.credit_visit(ledger, session, v, recorded_by)
+    v.credited = True
+    session.add(v)
+    session.commit()
+
+
+def mark_visit(session: Session, actor: Member, visit_id: int, status: str) -> VisitPublic:
+    if role_of(actor) != "coordinator":
+        get_in_coop(session, Visit, visit_id, actor, "visit")
+        raise Forbidden("only a coordinator may mark a visit missed or cancelled")
+    v = _live_visit(session, actor, visit_id)
+    allowed = {"missed": ("planned",), "cancelled": ("planned", "unassigned")}[status]
+    if v.status == status:
+        return visit_public(v)
+    if v.status not in allowed:
+        raise Conflict(f"visit {visit_id} is {v.status}; it cannot become {status}")
+    v.status = status
+    session.add(v)
+    session.commit()
+    return visit_public(v)
+
+
+def _published_visits_for(session: Session, member: Member, start: dt.datetime,
+                          end: dt.datetime) -> list[Visit]:
+    q = (select(Visit).join(VisitCarer, VisitCarer.visit_id == Visit.id).join(Rota, Rota.id == Visit.rota_id)
+         .where(VisitCarer.member_id == member.id, Rota.status == RotaStatus.published.value,
+                Rota.coop_id == member.coop_id, Visit.start >= start, Visit.start < end)
+         .order_by(Visit.start))
+    return list(session.exec(q).all())
+
+
+def my_rota(session: Session, actor: Member, week_start: dt.date) -> list[VisitPublic]:
+    """The caller's own visits in the week's published rota."""
+    check_week_start(week_start)
+    if role_of(actor) not in ("staff", "volunteer"):
+        raise Forbidden("only carers (staff, volunteers) have a rota of their own")
+    start = dt.datetime.combine(week_start, dt.time())
+    return [visit_public(v) for v in _published_visits_for(session, actor, start,
+                                                           start + dt.timedelta(days=7))]
+
+
+def client_visits(session: Session, actor: Member, client_id: int, week_start: dt.date) -> list[VisitPublic]:
+    """A client's visits in the published rota: for coordinators, the client and shared family."""
+    check_week_start(week_start)
+    client = get_in_coop(session, Client, client_id, actor, "client")
+    visible = client_ids_visible_to(session, actor)
+    if visible is not None and client.id not in visible:
+        raise NotFound(f"client {client_id} not found")
+    q = (select(Visit).join(Rota, Rota.id == Visit.rota_id)
+         .where(Visit.client_id == client.id, Rota.status == RotaStatus.published.value,
+                Rota.week_start == week_start).order_by(Visit.earliest_start))
+    return [visit_public(v) for v in session.exec(q).all()]
+
+
+def calendar(session: Session, member: Member, now: dt.datetime, tz: str) -> bytes:
+    """The carer's published visits from two weeks back to ten weeks ahead, as iCalendar."""
+    from zoneinfo import ZoneInfo
+
+    from icalendar import Calendar, Event
+
+    zone = ZoneInfo(tz)
+    cal = Calendar()
+    cal.add("prodid", "-//carerota//rota feed//EN")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", f"Care rota: {member.full_name}")
+    clients = {}
+    for v in _published_visits_for(session, member, now - dt.timedelta(days=14), now + dt.timedelta(days=70)):
+        if v.status not in (VisitStatus.planned.value, VisitStatus.completed.value):
+            continue
+        client = clients.setdefault(v.client_id, session.get(Client, v.client_id))
+        ev = Event()
+        ev.add("uid", f"visit-{v.coop_id}-{v.key}@carerota")
+        ev.add("summary", f"{v.label or 'Visit'}: {client.name if client else v.client_id}")
+        ev.add("dtstart", v.start.replace(tzinfo=zone))
+        ev.add("dtend", _end(v).replace(tzinfo=zone))
+        ev.add("dtstamp", dt.datetime.now(dt.UTC))
+        if client is not None and client.address:
+            ev.add("location", client.address)
+        ev.add("status", "CONFIRMED")
+        cal.add_component(ev)
+    return cal.to_ical()
+
+
+def auto_confirm(engine: Engine, ledger: Ledger, now: dt.datetime, after_hours: int) -> int:
+    """Confirm planned visits of published rotas that ended more than ``after_hours`` ago and
+    credit their volunteers; re-credits completed visits whose credit did not go through.
+    Idempotent: the status change and the ledger's own (visit, volunteer) key make each visit
+    credited once however often this runs."""
+    cutoff = now - dt.timedelta(hours=after_hours)
+    done = 0
+    with Session(engine, expire_on_commit=False) as session:
+        q = (select(Visit.id).join(Rota, Rota.id == Visit.rota_id)
+             .where(Rota.status == RotaStatus.published.value, Visit.start.is_not(None),
+                    Visit.status.in_([VisitStatus.planned.value, VisitStatus.completed.value]),
+                    Visit.credited == False, Visit.start < cutoff)  # noqa: E712
+             .order_by(Visit.id))
+        ids = list(session.exec(q).all())
+    for vid in ids:
+        with Session(engine, expire_on_commit=False) as session:
+            v = session.get(Visit, vid)
+            if v is None or v.credited or _end(v) > cutoff:
+                continue
+            if v.status == VisitStatus.planned.value:
+                v.status, v.actual_start, v.actual_end = VisitStatus.completed.value, v.start, _end(v)
+                session.add(v)
+                session.commit()
+            try:
+                _credit(session, ledger, v, "auto-confirm")
+                done += 1
+            except Exception:
+                log.exception("auto-confirm could not credit visit %s", vid)
+    return done

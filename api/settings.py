@@ -1,0 +1,63 @@
+"""Service settings, read from the environment with the ``CAREROTA_`` prefix."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _dev_secret(path: Path) -> str:
+    """A random secret generated once and kept in ``path`` (mode 600) for development."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+        if len(text) >= 32:
+            return text
+    except OSError:
+        pass
+    key = secrets.token_urlsafe(48)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAREROTA_", env_file=None, extra="ignore")
+
+    database_url: str = "sqlite:///./carerota.db"
+    #: PostgreSQL only: the schema to work in (``search_path``); tests use a private one.
+    database_schema: str | None = None
+    secret_key: str = Field(default="", repr=False)
+    secret_key_file: Path = Path(".carerota-secret")
+    access_token_minutes: int = 60
+    calendar_token_days: int = 365
+    solve_time_limit: float = 30.0
+    solve_workers: int = 1
+    #: processes in the solve pool (each runs one solve at a time)
+    solve_processes: int = 1
+    #: the largest time limit a caller of the stateless ``POST /solve`` may ask for
+    max_stateless_time_limit: float = 60.0
+    #: weekly solve, crontab fields (default Thursday 18:00, for the next week)
+    weekly_cron: str = "0 18 * * thu"
+    timezone: str = "Europe/London"
+    auto_confirm_after_hours: int = 24
+    auto_confirm_interval_minutes: int = 15
+    history_weeks: int = 4
+    rate_limit_login: str = "10/minute"
+    rate_limit_write: str = "120/minute"
+    allow_signup: bool = True
+    run_migrations: bool = True
+
+    def resolved_secret(self) -> str:
+        return self.secret_key or _dev_secret(self.secret_key_file)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
