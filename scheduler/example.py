@@ -323,8 +323,9 @@ class _Generator:
         lunch = load["lunch"] / LUNCH_CAPACITY * on_duty
         evening = load["evening"] / EVENING_CAPACITY * on_duty
         split = math.floor(morning * SPLIT_SHARE)
-        early = max(math.ceil(morning - split), math.ceil(lunch), 2)
-        late = max(math.ceil(evening - split * SPLIT_EVENING), 2)
+        # At least three on each of the early and late teams: two on duty every day.
+        early = max(math.ceil(morning - split), math.ceil(lunch), 3)
+        late = max(math.ceil(evening - split * SPLIT_EVENING), 3)
         # Hoist holders: half of each team, more where double-ups need them (two carers
         # must be free at the same minute, hence the extra slack).
         hoist_am = hoist["am"] / MORNING_CAPACITY * on_duty * 1.3
@@ -343,15 +344,19 @@ class _Generator:
             if size == 0:
                 continue
             # Skills by quota within each shift team, so small teams are not left short. Hoist
-            # holders are spread evenly over the day-off rotation (on duty every day) and all
-            # hold medication too (the experienced ones).
+            # and dementia holders are spread evenly over the day-off rotation (so some are on
+            # duty every day) and hold medication too (the experienced ones).
             n_hoist = self.hoist_holders[shift]
-            holders: dict[str, set[int]] = {"hoist": {k * size // n_hoist for k in range(n_hoist)}}
-            others = [j for j in range(size) if j not in holders["hoist"]]
-            extra_meds = max(0, round(0.7 * size) - len(holders["hoist"]))
-            holders["medication"] = holders["hoist"] | set(rng.sample(others, min(len(others), extra_meds)))
-            for skill, share in (("dementia", 0.35), ("driving", 0.6), ("companionship", 0.5),
-                                 ("shopping", 0.2)):
+            n_dementia = min(size, max(2, round(0.4 * size)))
+            holders: dict[str, set[int]] = {
+                "hoist": {k * size // n_hoist for k in range(n_hoist)},
+                "dementia": {(k * size // n_dementia + 1) % size for k in range(n_dementia)},
+            }
+            experienced = holders["hoist"] | holders["dementia"]
+            others = [j for j in range(size) if j not in experienced]
+            extra_meds = max(0, round(0.7 * size) - len(experienced))
+            holders["medication"] = experienced | set(rng.sample(others, min(len(others), extra_meds)))
+            for skill, share in (("driving", 0.6), ("companionship", 0.5), ("shopping", 0.2)):
                 holders[skill] = set(rng.sample(range(size), round(share * size)))
             for j in range(size):
                 gender = "female" if rng.random() < 0.78 else "male"
