@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scheduler.problem import Carer, Interval, Problem, Visit
+from scheduler.problem import Carer, Interval, Problem, Visit, haversine_km
 
 
 @dataclass(frozen=True)
@@ -76,16 +76,27 @@ def home_trips(problem: Problem, carer: Carer, visit: Visit) -> tuple[int, int]:
             problem.travel_minutes(visit.client, carer.id, carer))
 
 
-def build_options(problem: Problem) -> list[Option]:
-    """Every (carer, visit, role) the model may use, with its feasible start windows."""
+def build_options(problem: Problem, max_per_role: int | None = None) -> list[Option]:
+    """Every (carer, visit, role) the model may use, with its feasible start windows.
+
+    With ``max_per_role`` only that many eligible carers per role are kept, the nearest to
+    the client first (area pruning for large weeks; a pinned carer is always kept).
+    """
     options: list[Option] = []
+    carers_by_distance: dict[str, list[int]] = {}
+    for client in problem.clients:
+        order = sorted(range(len(problem.carers)),
+                       key=lambda ci: (haversine_km(problem.carers[ci].location, client.location), ci))
+        carers_by_distance[client.id] = order
     for vi, visit in enumerate(problem.visits):
         lo, hi = start_range(problem, visit)
-        for ci, carer in enumerate(problem.carers):
-            for r in range(len(visit.roles)):
+        for r in range(len(visit.roles)):
+            duration = visit.role_duration(r)
+            kept = 0
+            for ci in carers_by_distance[visit.client]:
+                carer = problem.carers[ci]
                 if not role_allows(problem, carer, visit, r):
                     continue
-                duration = visit.role_duration(r)
                 windows = []
                 for iv in carer.availability:
                     a, b = max(lo, iv.start), min(hi, iv.end - duration)
@@ -93,4 +104,8 @@ def build_options(problem: Problem) -> list[Option]:
                         windows.append((a, b, iv))
                 if windows:
                     options.append(Option(ci, vi, r, tuple(windows)))
+                    kept += 1
+                    if max_per_role is not None and kept >= max_per_role:
+                        break
+    options.sort(key=lambda o: (o.visit, o.role, o.carer))
     return options

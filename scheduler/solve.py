@@ -26,13 +26,17 @@ from typing import Any
 from ortools.sat.python import cp_model
 
 from scheduler.candidates import Option, build_options, visit_day
+from scheduler.construct import Constructor
 from scheduler.model import RULES, FixedPart, ModelContext, Scope, Weights
 from scheduler.model.context import Entity
 from scheduler.problem import Problem
 from scheduler.rota import Assignment, Rota, Unassigned
 
 # Above this many potential "b follows a" arcs the week is solved by LNS.
-EXACT_ARC_LIMIT = 60_000
+EXACT_ARC_LIMIT = 20_000
+# Above this many visit x carer pairs, each role keeps only its nearest eligible carers.
+PRUNE_PAIRS = 150_000
+NEAREST_CARERS = 30
 
 
 @dataclass
@@ -97,7 +101,9 @@ class Solver:
         self.rng = random.Random(options.seed)
         self.weights = Weights(problem)
         self.day_of_visit = [visit_day(problem, v) for v in problem.visits]
-        self.options: list[Option] = build_options(problem)
+        pairs = len(problem.visits) * len(problem.carers)
+        self.pruned = pairs > PRUNE_PAIRS
+        self.options: list[Option] = build_options(problem, NEAREST_CARERS if self.pruned else None)
         self.candidates: dict[int, set[int]] = defaultdict(set)       # visit -> carers
         self.carer_day_visits: dict[tuple[int, int], set[int]] = defaultdict(set)
         for o in self.options:
@@ -134,10 +140,10 @@ class Solver:
         fixed.day_span = {k: v for k, v in st.day_span.items() if k not in scope.carer_days}
         return fixed
 
-    def _build(self, st: _State, scope: Scope) -> ModelContext:
+    def _build(self, st: _State, scope: Scope, options: list[Option] | None = None) -> ModelContext:
         t = time.monotonic()
-        ctx = ModelContext(self.problem, scope, self._fixed_part(st, scope), self.options,
-                           self.weights, self.day_of_visit)
+        ctx = ModelContext(self.problem, scope, self._fixed_part(st, scope),
+                           self.options if options is None else options, self.weights, self.day_of_visit)
         for rule in RULES:
             rule(ctx)
         ctx.model.minimize(sum(t.coef * t.expr for t in ctx.terms))
@@ -159,8 +165,8 @@ class Solver:
             a = st.assign.get(vi)
             m.add_hint(x, a is not None and a[0][r] == ci)
         for (ci, vi), does in ctx.does.items():
-            if (ci, vi, 0) in ctx.x and ctx.x[(ci, vi, 0)] is does:
-                continue
+            if len(ctx.options_of_carer_visit[(ci, vi)]) == 1:
+                continue  # the same variable as its only assign[...]
             a = st.assign.get(vi)
             m.add_hint(does, a is not None and ci in a[0])
         for (ci, vi, r), choices in ctx.window_choice.items():
@@ -175,12 +181,10 @@ class Solver:
         for key, arcs in ctx.arcs.items():
             seq = [ctx.nodes[key][vi] for vi in st.day_visits.get(key, [])]
             used = set(zip([0, *seq], [*seq, 0], strict=True)) if seq else set()
-            nodes_on = set(seq)
             for a, b, lit in arcs:
                 if a == b:
                     continue  # self loops are negations of does/works
                 m.add_hint(lit, (a, b) in used)
-            del nodes_on
             m.add_hint(ctx.works[key], bool(seq))
 
     def _params(self, time_limit: float, workers: int | None = None) -> cp_model.CpSolver:
@@ -366,10 +370,7 @@ class Solver:
                     if improved:
                         self.stats["improvements"] += 1
                         self._report(st, "lns")
-                if status == cp_model.OPTIMAL:
-                    size = min(size + 4, 160)
-                else:
-                    size = max(12, size - 4)
+                size = min(size + 4, 160) if status == cp_model.OPTIMAL else max(12, size - 4)
             else:
                 size = max(12, size - 6)
         self.status = "feasible"
@@ -383,14 +384,61 @@ class Solver:
             strategy = "exact" if self.estimated_arcs() <= EXACT_ARC_LIMIT else "lns"
         self.stats["strategy"] = strategy
         self.stats["estimated_arcs"] = self.estimated_arcs()
+        st = self._place_pins(st)
+        if self.status == "infeasible":
+            return self._rota(st)
+        st = self._construct(st)
+        self.stats["first_solution_seconds"] = round(self.elapsed(), 3)
         if strategy == "exact":
-            st = self.solve_exact(st, self.opts.time_limit)
+            st = self.solve_exact(st, self.opts.time_limit - self.elapsed())
         else:
-            st = self._place_pins(st)
-            if self.status != "infeasible":
-                st = self.solve_lns(st, self.opts.time_limit - self.elapsed())
-                self.best_bound = self._trivial_bound()
+            st = self._evaluate(st)
+            self._report(st, "construct")
+            st = self.solve_lns(st, self.opts.time_limit - self.elapsed())
+            self.best_bound = self._trivial_bound()
         return self._rota(st)
+
+    def _construct(self, st: _State) -> _State:
+        """Greedy insertion of every visit not yet placed (pins are already in ``st``)."""
+        t = time.monotonic()
+        builder = Constructor(self.problem, self.options, self.weights, self.day_of_visit, st.assign)
+        assign = builder.run(list(range(len(self.problem.visits))))
+        self.stats["construct_seconds"] = round(time.monotonic() - t, 3)
+        new = _State(assign=assign, entity=dict(st.entity))
+        for vi, (carers, _start) in assign.items():
+            for ci in carers:
+                new.day_visits.setdefault((ci, self.day_of_visit[vi]), []).append(vi)
+        for visits in new.day_visits.values():
+            visits.sort(key=lambda vi: assign[vi][1])
+        return new
+
+    def _evaluate(self, st: _State) -> _State:
+        """Value every entity of a rota by the model itself, one day at a time.
+
+        Each day's model may only use the carers the rota names, so it is solved by
+        propagation; its penalty variables then give the rota's objective exactly.
+        """
+        t = time.monotonic()
+        fixed_options = [o for o in self.options
+                         if o.visit in st.assign and st.assign[o.visit][0][o.role] == o.carer]
+        for d in range(self.problem.days):
+            carer_days = {cd for cd in self.all_carer_days if cd[1] == d}
+            visits = {vi for vi in range(len(self.problem.visits)) if self.day_of_visit[vi] == d}
+            if not visits and not carer_days:
+                continue
+            scope = Scope(carer_days, visits)
+            ctx = self._build(st, scope, fixed_options)
+            for vi in visits:
+                if vi in st.assign:
+                    ctx.model.add(ctx.covered[vi] == 1)
+            solver = self._params(30.0)
+            status = solver.solve(ctx.model)
+            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                raise RuntimeError(f"internal error: the constructed rota breaks a rule on day {d} "
+                                   f"({solver.status_name(status)})")
+            st = self._extract(ctx, solver, st)
+        self.stats["evaluate_seconds"] = round(time.monotonic() - t, 3)
+        return st
 
     def _place_pins(self, st: _State) -> _State:
         pinned = [i for i, v in enumerate(self.problem.visits) if v.id in self.problem.pin_by_visit]
@@ -474,7 +522,7 @@ class Solver:
 def _tidy(x: float | None) -> float | int | None:
     if x is None:
         return None
-    return int(round(x)) if abs(x - round(x)) < 1e-9 else round(x, 6)
+    return round(x) if abs(x - round(x)) < 1e-9 else round(x, 6)
 
 
 class _ExactProgress(cp_model.CpSolverSolutionCallback):

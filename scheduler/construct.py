@@ -1,0 +1,248 @@
+"""A fast first rota: cheapest feasible insertion, visit by visit.
+
+The large-neighbourhood search improves a rota; it needs a good one to start from, and on
+a 9,000-visit week CP-SAT alone is too slow to build it. This constructor inserts visits
+(essential first, double-ups before single visits, in time order) into carers' days at
+fixed start times, choosing for each the cheapest carer(s) and gap that keep every hard
+rule: skills and eligibility (from the candidate options), availability, travel between
+neighbours, home trips, daily and weekly caps, staff rest, dependencies with visits
+already placed. Its only job is a valid, sensible start; the model then values and
+improves it.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from dataclasses import dataclass
+
+from scheduler.candidates import Option
+from scheduler.model.context import Weights
+from scheduler.problem import Problem
+
+PRIORITY_RANK = {"essential": 0, "important": 1, "optional": 2}
+
+
+@dataclass
+class _Slot:
+    start: int
+    end: int
+    visit: int
+
+
+@dataclass
+class _Insertion:
+    carer: int
+    role: int
+    lo: int
+    hi: int
+    cost: float
+
+
+class Constructor:
+    def __init__(self, problem: Problem, options: list[Option], weights: Weights,
+                 day_of_visit: list[int], assign: dict[int, tuple[tuple[int, ...], int]]):
+        self.p = problem
+        self.w = weights
+        self.day_of_visit = day_of_visit
+        self.assign = dict(assign)
+        self.opts_of_visit: dict[int, list[Option]] = defaultdict(list)
+        for o in options:
+            self.opts_of_visit[o.visit].append(o)
+        self.days: dict[tuple[int, int], list[_Slot]] = defaultdict(list)
+        self.client_carers: dict[str, set[int]] = defaultdict(set)
+        for vi, (carers, start) in self.assign.items():
+            for r, ci in enumerate(carers):
+                self._place(ci, vi, r, start)
+        self.week_work: dict[int, int] = defaultdict(int)
+        for (ci, _d), slots in self.days.items():
+            self.week_work[ci] += self.work(ci, slots)
+        index = {v.id: i for i, v in enumerate(problem.visits)}
+        self.deps: dict[int, list[tuple[int, int, int | None, bool]]] = defaultdict(list)
+        for dep in problem.dependencies:
+            a, b = index[dep.first], index[dep.then]
+            self.deps[b].append((a, dep.min_gap_minutes, dep.max_gap_minutes, True))
+            self.deps[a].append((b, dep.min_gap_minutes, dep.max_gap_minutes, False))
+
+    # -- bookkeeping ----------------------------------------------------------------
+    def _place(self, ci: int, vi: int, role: int, start: int) -> None:
+        visit = self.p.visits[vi]
+        slots = self.days[(ci, self.day_of_visit[vi])]
+        bisect.insort(slots, _Slot(start, start + visit.role_duration(role), vi), key=lambda s: s.start)
+        self.client_carers[visit.client].add(ci)
+
+    def travel(self, ci: int, a: int, b: int) -> int:
+        p = self.p
+        return p.travel_minutes(p.visits[a].client, p.visits[b].client, p.carers[ci])
+
+    def work(self, ci: int, slots: list[_Slot]) -> int:
+        """Working minutes of a carer-day, counted as the spec counts them."""
+        if not slots:
+            return 0
+        p, carer = self.p, self.p.carers[ci]
+        minutes = sum(s.end - s.start for s in slots)
+        if p.rules.count_travel_as_work:
+            minutes += sum(self.travel(ci, a.visit, b.visit) for a, b in zip(slots, slots[1:], strict=False))
+        if p.rules.home_travel:
+            minutes += p.travel_minutes(carer.id, p.visits[slots[0].visit].client, carer)
+            minutes += p.travel_minutes(p.visits[slots[-1].visit].client, carer.id, carer)
+        return minutes
+
+    # -- feasibility of one carer on one role -----------------------------------------
+    def _dep_range(self, vi: int) -> tuple[int, int]:
+        lo, hi = -10**9, 10**9
+        for other, gmin, gmax, other_first in self.deps.get(vi, []):
+            if other not in self.assign:
+                continue
+            s = self.assign[other][1]
+            if other_first:
+                lo, hi = max(lo, s + gmin), min(hi, s + gmax if gmax is not None else hi)
+            else:
+                hi = min(hi, s - gmin)
+                if gmax is not None:
+                    lo = max(lo, s - gmax)
+        return lo, hi
+
+    def _ranges(self, o: Option, lo_dep: int, hi_dep: int) -> list[tuple[int, int, int]]:
+        """Feasible start ranges ``(lo, hi, gap index)`` for option ``o`` in the carer's day."""
+        p, ci, vi = self.p, o.carer, o.visit
+        carer, visit = p.carers[ci], p.visits[vi]
+        dur = visit.role_duration(o.role)
+        slots = self.days.get((ci, self.day_of_visit[vi]), [])
+        home = p.rules.home_travel
+        out: list[tuple[int, int, int]] = []
+        for a, b, iv in o.windows:
+            a, b = max(a, lo_dep), min(b, hi_dep)
+            if a > b:
+                continue
+            for g in range(len(slots) + 1):
+                prev = slots[g - 1] if g > 0 else None
+                nxt = slots[g] if g < len(slots) else None
+                lo, hi = a, b
+                if prev is not None:
+                    lo = max(lo, prev.end + self.travel(ci, prev.visit, vi))
+                elif home:
+                    lo = max(lo, iv.start + p.travel_minutes(carer.id, visit.client, carer))
+                if nxt is not None:
+                    hi = min(hi, nxt.start - dur - self.travel(ci, vi, nxt.visit))
+                elif home:
+                    hi = min(hi, iv.end - dur - p.travel_minutes(visit.client, carer.id, carer))
+                if lo <= hi:
+                    out.append((lo, hi, g))
+        return out
+
+    def _check(self, ci: int, vi: int, role: int, start: int) -> float | None:
+        """Cost of putting carer ``ci`` on ``role`` of ``vi`` at ``start``; None if unlawful."""
+        p, w = self.p, self.w.w
+        carer, visit = p.carers[ci], p.visits[vi]
+        d = self.day_of_visit[vi]
+        slots = self.days.get((ci, d), [])
+        new = sorted([*slots, _Slot(start, start + visit.role_duration(role), vi)], key=lambda s: s.start)
+        old_work, new_work = self.work(ci, slots), self.work(ci, new)
+        if new_work > carer.max_minutes_per_day:
+            return None
+        if self.week_work[ci] - old_work + new_work > carer.max_minutes_per_week:
+            return None
+        if not carer.is_volunteer and p.rules.min_rest_minutes > 0:
+            rest = p.rules.min_rest_minutes
+            before = self.days.get((ci, d - 1))
+            after = self.days.get((ci, d + 1))
+            if before and new[0].start - max(s.end for s in before) < rest:
+                return None
+            if after and after[0].start - max(s.end for s in new) < rest:
+                return None
+        travel_delta = self._travel(ci, new) - self._travel(ci, slots)
+        cost = travel_delta * w["travel"]
+        cost += max(0, start - visit.latest_start) * w["lateness"]
+        client = p.client_by_id[visit.client]
+        known = self.client_carers.get(client.id, set())
+        if ci not in known and known:
+            cost += w["distinct_carers"]
+        if client.preferred_carers and carer.id not in client.preferred_carers:
+            cost += w["non_preferred"]
+        if client.history and client.history.get(carer.id, 0) <= 0:
+            cost += w["unfamiliar"]
+        delta = new_work - old_work
+        if carer.contracted_minutes and not carer.is_volunteer:
+            short = max(0, carer.contracted_minutes - self.week_work[ci])
+            cost -= min(short, delta) * w["contract_shortfall"]
+        cost += delta * self.w.cost_per_minute[ci] / self.w.scale
+        return cost
+
+    def _travel(self, ci: int, slots: list[_Slot]) -> int:
+        p, carer = self.p, self.p.carers[ci]
+        t = sum(self.travel(ci, a.visit, b.visit) for a, b in zip(slots, slots[1:], strict=False))
+        if slots and p.rules.home_travel:
+            t += p.travel_minutes(carer.id, p.visits[slots[0].visit].client, carer)
+            t += p.travel_minutes(p.visits[slots[-1].visit].client, carer.id, carer)
+        return t
+
+    # -- insertion ----------------------------------------------------------------------
+    def insert(self, vi: int) -> bool:
+        visit = self.p.visits[vi]
+        lo_dep, hi_dep = self._dep_range(vi)
+        per_role: list[list[tuple[int, int, int]]] = []  # (carer, lo, hi)
+        for r in range(len(visit.roles)):
+            cands = []
+            for o in self.opts_of_visit.get(vi, []):
+                if o.role != r:
+                    continue
+                for lo, hi, _g in self._ranges(o, lo_dep, hi_dep):
+                    cands.append((o.carer, lo, hi))
+            if not cands:
+                return False
+            per_role.append(cands)
+        best: tuple[float, tuple[int, ...], int] | None = None
+        for combo, start, _hi in self._combos(per_role):
+            # the earliest common start: least lateness, most room left after it
+            total = 0.0
+            for r, ci in enumerate(combo):
+                c = self._check(ci, vi, r, start)
+                if c is None:
+                    break
+                total += c
+            else:
+                if best is None or total < best[0]:
+                    best = (total, combo, start)
+        if best is None:
+            return False
+        _, combo, start = best
+        for r, ci in enumerate(combo):
+            d = self.day_of_visit[vi]
+            old = self.work(ci, self.days.get((ci, d), []))
+            self._place(ci, vi, r, start)
+            self.week_work[ci] += self.work(ci, self.days[(ci, d)]) - old
+        self.assign[vi] = (combo, start)
+        return True
+
+    @staticmethod
+    def _combos(per_role: list[list[tuple[int, int, int]]],
+                limit: int = 400) -> list[tuple[tuple[int, ...], int, int]]:
+        """Distinct carers, one per role, with their common start range."""
+        out: list[tuple[tuple[int, ...], int, int]] = []
+
+        def rec(r: int, chosen: tuple[int, ...], lo: int, hi: int) -> None:
+            if len(out) >= limit:
+                return
+            if r == len(per_role):
+                out.append((chosen, lo, hi))
+                return
+            for ci, a, b in per_role[r]:
+                if ci in chosen:
+                    continue
+                na, nb = max(lo, a), min(hi, b)
+                if na <= nb:
+                    rec(r + 1, (*chosen, ci), na, nb)
+
+        rec(0, (), -10**9, 10**9)
+        return out
+
+    def run(self, visits: list[int]) -> dict[int, tuple[tuple[int, ...], int]]:
+        p = self.p
+        order = sorted(visits, key=lambda vi: (PRIORITY_RANK[p.visits[vi].priority],
+                                               self.day_of_visit[vi], -len(p.visits[vi].roles),
+                                               p.visits[vi].latest_start, vi))
+        for vi in order:
+            if vi not in self.assign:
+                self.insert(vi)
+        return self.assign
