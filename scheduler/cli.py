@@ -55,10 +55,10 @@ def _err() -> Console:
 
 
 def _fail(errors: list[str], what: str) -> NoReturn:
-    err = _err()
-    err.print(f"[bold red]error:[/] {what}:", markup=True)
+    """Plain lines on stderr (never wrapped, so each ``field: reason`` stays greppable); exit 2."""
+    typer.echo(f"error: {what}:", err=True)
     for line in errors:
-        err.print(f"  {line}", markup=False)
+        typer.echo(f"  {line}", err=True)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -232,6 +232,8 @@ def check(
         rota = load_rota(rota_file, problem)
     except RotaError as exc:
         _fail(exc.errors, f"{rota_file} is not a readable rota file")
+    except UnicodeDecodeError as exc:
+        _fail([f"{rota_file}: not UTF-8 text (byte {exc.start})"], f"{rota_file} is not a readable rota file")
     from scheduler.checker import check as run_checker
 
     report = run_checker(problem, rota)

@@ -287,7 +287,7 @@ class _Reader:
 
     def obj(self, raw: Any, path: str, allowed: set[str], required: Iterable[str] = ()) -> dict:
         if not isinstance(raw, dict):
-            self.err(path, f"must be an object, got {_kind(raw)}")
+            self.err(path or "file", f"must be an object, got {_kind(raw)}")
             return {}
         for key in sorted(set(raw) - allowed):
             self.err(f"{path}.{key}" if path else key, "unknown key")
@@ -311,7 +311,8 @@ class _Reader:
         if key not in raw or (raw[key] is None and default is None):
             return default
         value = raw[key]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+                or value != int(value):
             self.err(f"{path}.{key}", f"must be a whole number of minutes, got {_show(value)}")
             return default
         value = int(value)
@@ -430,6 +431,8 @@ def load_problem(source: str | Path | Mapping[str, Any]) -> Problem:
                 text = path.read_text(encoding="utf-8")
             except OSError as exc:
                 raise ProblemError([f"{path}: cannot read the file ({exc.strerror})"]) from None
+            except UnicodeDecodeError as exc:
+                raise ProblemError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -574,6 +577,11 @@ def problem_from_dict(raw: Any) -> Problem:
         ))
     for cid in sorted(set(seen_cl) & carer_ids):
         r.err(f"{seen_cl[cid]}.id", f"id '{cid}' is also a carer id (places must be unique)")
+    for a, row in (matrix or {}).items():
+        for place in (a, *row):
+            if place not in seen_cl and place not in carer_ids:
+                where = "travel.matrix" + (f".{a}" if place != a else "")
+                r.err(f"{where}.{place}", f"unknown place '{place}' (not a client or carer id)")
 
     # visits
     visits: list[Visit] = []
