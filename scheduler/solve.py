@@ -187,9 +187,31 @@ class Solver:
                 m.add_hint(lit, (a, b) in used)
             m.add_hint(ctx.works[key], bool(seq))
 
-    def _params(self, time_limit: float, workers: int | None = None) -> cp_model.CpSolver:
+    def _complete_hint(self, ctx: ModelContext) -> bool:
+        """Turn the partial hint (the current rota) into a complete one, by propagation.
+
+        CP-SAT starts from a complete feasible hint at once; from a partial one it may
+        spend the whole time limit looking for it.
+        """
+        solver = self._params(5.0, workers=1, light=True)
+        solver.parameters.fix_variables_to_their_hinted_value = True
+        status = solver.solve(ctx.model)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return False
+        proto = ctx.model.proto
+        values = [solver.value(ctx.model.get_int_var_from_proto_index(i))
+                  for i in range(len(proto.variables))]
+        ctx.model.clear_hints()
+        for i, v in enumerate(values):
+            ctx.model.add_hint(ctx.model.get_int_var_from_proto_index(i), v)
+        return True
+
+    def _params(self, time_limit: float, workers: int | None = None, light: bool = False) -> cp_model.CpSolver:
         solver = cp_model.CpSolver()
         p = solver.parameters
+        if light:  # neighbourhood models: small, solved often; presolve probing costs more than it gives
+            p.cp_model_probing_level = 0
+            p.symmetry_level = 0
         p.num_workers = workers or self.opts.num_workers
         p.random_seed = self.opts.seed
         p.log_search_progress = self.opts.log
@@ -338,14 +360,15 @@ class Solver:
 
     def solve_lns(self, st: _State, time_limit: float) -> _State:
         size = 40
+        deadline = self.elapsed() + time_limit
         budget_used = 0.0
         sub_limit = 1.0
         stall = 0
         while True:
             if self.opts.deterministic:
-                if budget_used >= time_limit * 0.8 or self.elapsed() >= time_limit * 1.5:
+                if budget_used >= time_limit * 0.8 or self.elapsed() >= deadline + time_limit * 0.5:
                     break
-            elif self.elapsed() >= time_limit - 0.2:
+            elif self.elapsed() >= deadline - 0.2:
                 break
             scope = self._neighbourhood(st, size)
             if scope is None or not scope.visits:
@@ -355,8 +378,10 @@ class Solver:
                 continue
             ctx = self._build(st, scope)
             old = sum(st.entity.get(e, 0) for e in ctx.entities())
-            remaining = time_limit - (budget_used if self.opts.deterministic else self.elapsed())
-            solver = self._params(max(0.05, min(sub_limit, remaining)))
+            if not self._complete_hint(ctx):
+                raise RuntimeError("internal error: the current rota does not satisfy its own model")
+            remaining = (time_limit - budget_used) if self.opts.deterministic else deadline - self.elapsed()
+            solver = self._params(max(0.05, min(sub_limit, remaining)), light=True)
             t = time.monotonic()
             status = solver.solve(ctx.model)
             self.stats["solve_seconds_cp"] += time.monotonic() - t
