@@ -206,9 +206,9 @@ def solve(
         _fail([f"{output}: cannot write the file ({exc.strerror})"], "cannot write the rota")
     if quiet:
         done, total = coverage_by_priority(problem, rota)["essential"]
-        out.print(f"{rota.status}: covered {len(rota.assignments)}/{len(problem.visits)} visits "
-                  f"(essential {done}/{total}), objective {_num(rota.objective)}, "
-                  f"gap {_gap(rota.objective, rota.best_bound)}; rota written to {output}")
+        typer.echo(f"{rota.status}: covered {len(rota.assignments)}/{len(problem.visits)} visits "
+                   f"(essential {done}/{total}), objective {_num(rota.objective)}, "
+                   f"gap {_gap(rota.objective, rota.best_bound)}; rota written to {output}")
         return
     print_summary(problem, rota, out)
     out.print(f"rota written to {output}")
