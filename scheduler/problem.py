@@ -423,7 +423,7 @@ def load_problem(source: str | Path | Mapping[str, Any]) -> Problem:
     if isinstance(source, Mapping):
         raw: Any = source
     else:
-        text = source
+        text = source if isinstance(source, str) else ""  # a Path is always read below
         if isinstance(source, Path) or (isinstance(source, str) and not source.lstrip()
                                         .startswith("{")):
             path = Path(source)
@@ -641,9 +641,9 @@ def problem_from_dict(raw: Any) -> Problem:
         d = r.obj(item, path, _DEP_KEYS, ("first", "then"))
         first, then = r.string(d, "first", path, required=True), r.string(d, "then", path,
                                                                        required=True)
-        for key, x in (("first", first), ("then", then)):
-            if x is not None and x not in seen_v:
-                r.err(f"{path}.{key}", f"unknown visit '{x}'")
+        for key, ref in (("first", first), ("then", then)):
+            if ref is not None and ref not in seen_v:
+                r.err(f"{path}.{key}", f"unknown visit '{ref}'")
         if first is not None and first == then:
             r.err(f"{path}.then", "a visit cannot depend on itself")
         lo = r.integer(d, "min_gap_minutes", path, 0, minimum=None)
