@@ -16,6 +16,7 @@ from api.db import engine_for
 from api.errors import ServiceError
 from api.ratelimit import RateLimits
 from api.routes import auth, clients, me, members, rotas, visits
+from api.security import configure_hasher
 from api.settings import Settings, get_settings
 from api.worker import SolvePool, recover_runs
 from timebank import Ledger
@@ -80,6 +81,7 @@ def _ledger_status(exc: LedgerError) -> int:
 
 def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> FastAPI:
     settings = settings or get_settings()
+    configure_hasher(settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism)
     engine = engine_for(settings)
     if settings.run_migrations:
         migrate(settings, engine)

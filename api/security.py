@@ -7,11 +7,20 @@ from typing import Any
 
 import jwt
 from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 
 ALGORITHM = "HS256"
 _hasher = PasswordHash.recommended()
 #: verified against when the e-mail is unknown, so a login takes as long either way
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def configure_hasher(time_cost: int, memory_cost: int, parallelism: int) -> None:
+    """Argon2 cost for new hashes (existing hashes carry their own parameters)."""
+    global _hasher, _DUMMY_HASH
+    _hasher = PasswordHash((Argon2Hasher(time_cost=time_cost, memory_cost=memory_cost,
+                                         parallelism=parallelism),))
+    _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
 def hash_password(password: str) -> str:

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     rate_limit_login: str = "10/minute"
     rate_limit_write: str = "120/minute"
     allow_signup: bool = True
+    #: argon2id cost of new password hashes (OWASP-level defaults; tests lower them)
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost: int = Field(default=65536, ge=1024)
+    argon2_parallelism: int = Field(default=4, ge=1)
     run_migrations: bool = True
 
     def resolved_secret(self) -> str:
