@@ -13,6 +13,7 @@ improves it.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -82,7 +83,7 @@ class Constructor:
         p, carer = self.p, self.p.carers[ci]
         minutes = sum(s.end - s.start for s in slots)
         if p.rules.count_travel_as_work:
-            minutes += sum(self.travel(ci, a.visit, b.visit) for a, b in zip(slots, slots[1:], strict=False))
+            minutes += sum(self.travel(ci, a.visit, b.visit) for a, b in itertools.pairwise(slots))
         if p.rules.home_travel:
             minutes += p.travel_minutes(carer.id, p.visits[slots[0].visit].client, carer)
             minutes += p.travel_minutes(p.visits[slots[-1].visit].client, carer.id, carer)
@@ -110,6 +111,9 @@ class Constructor:
         dur = visit.role_duration(o.role)
         slots = self.days.get((ci, self.day_of_visit[vi]), [])
         home = p.rules.home_travel
+        d = self.day_of_visit[vi]
+        rest = p.rules.min_rest_minutes if not carer.is_volunteer else 0
+        before, after = self.days.get((ci, d - 1)), self.days.get((ci, d + 1))
         out: list[tuple[int, int, int]] = []
         for a, b, iv in o.windows:
             a, b = max(a, lo_dep), min(b, hi_dep)
@@ -127,6 +131,10 @@ class Constructor:
                     hi = min(hi, nxt.start - dur - self.travel(ci, vi, nxt.visit))
                 elif home:
                     hi = min(hi, iv.end - dur - p.travel_minutes(visit.client, carer.id, carer))
+                if rest and prev is None and before:
+                    lo = max(lo, max(x.end for x in before) + rest)
+                if rest and nxt is None and after:
+                    hi = min(hi, after[0].start - rest - dur)
                 if lo <= hi:
                     out.append((lo, hi, g))
         return out
@@ -171,7 +179,7 @@ class Constructor:
 
     def _travel(self, ci: int, slots: list[_Slot]) -> int:
         p, carer = self.p, self.p.carers[ci]
-        t = sum(self.travel(ci, a.visit, b.visit) for a, b in zip(slots, slots[1:], strict=False))
+        t = sum(self.travel(ci, a.visit, b.visit) for a, b in itertools.pairwise(slots))
         if slots and p.rules.home_travel:
             t += p.travel_minutes(carer.id, p.visits[slots[0].visit].client, carer)
             t += p.travel_minutes(p.visits[slots[-1].visit].client, carer.id, carer)

@@ -206,7 +206,8 @@ class Solver:
             ctx.model.add_hint(ctx.model.get_int_var_from_proto_index(i), v)
         return True
 
-    def _params(self, time_limit: float, workers: int | None = None, light: bool = False) -> cp_model.CpSolver:
+    def _params(self, time_limit: float, workers: int | None = None,
+                light: bool = False) -> cp_model.CpSolver:
         solver = cp_model.CpSolver()
         p = solver.parameters
         if light:  # neighbourhood models: small, solved often; presolve probing costs more than it gives
@@ -335,13 +336,15 @@ class Solver:
             return base * (0.5 if ci in cand else 1.0) * (1 + 0.3 * rng.random())
 
         pool.sort(key=distance)
+        # the carers who could make the seed visit come first: that is whom the move needs
+        pool = [ci for ci in pool if ci in cand] + [ci for ci in pool if ci not in cand]
         max_carers = max(2, size // 6)
         carer_days: set[tuple[int, int]] = set()
-        multi_day = rng.random() < 0.3
         days = [day]
-        if multi_day:
+        if rng.random() < 0.35:
+            # neighbouring days too: rest between days and weekly continuity need them
             days = [d for d in (day - 1, day, day + 1) if 0 <= d < problem.days]
-            max_carers = max(2, max_carers // len(days))
+            max_carers = max(2, max_carers // 2)
         for ci in pool[:max_carers]:
             for d in days:
                 if (ci, d) in self.all_carer_days:
@@ -454,8 +457,9 @@ class Solver:
             scope = Scope(carer_days, visits)
             ctx = self._build(st, scope, fixed_options)
             for vi in visits:
-                if vi in st.assign:
+                if vi in st.assign:  # the rota as built: same carers, same times
                     ctx.model.add(ctx.covered[vi] == 1)
+                    ctx.model.add(ctx.start[vi] == st.assign[vi][1])
             solver = self._params(30.0)
             status = solver.solve(ctx.model)
             if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
