@@ -44,7 +44,6 @@ def create_engine(
         _configure_sqlite(engine, busy_timeout_ms, sqlite_synchronous)
         return engine
     kwargs.setdefault("isolation_level", "READ COMMITTED")
-    kwargs.setdefault("pool_pre_ping", True)
     return sa.create_engine(url, **kwargs)
 
 

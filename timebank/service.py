@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -103,6 +105,24 @@ class ReconcileReport:
         return not self.problems
 
 
+_SQLITE_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_SQLITE_LOCKS_GUARD = threading.Lock()
+
+
+def _sqlite_write_lock(engine: Engine) -> threading.Lock:
+    """One in-process lock per SQLite engine.
+
+    SQLite allows one writer at a time anyway; queueing this process's writers on a Python lock
+    hands the database lock over at once instead of through SQLite's sleeping busy handler.
+    Writers in other processes still queue on ``BEGIN IMMEDIATE`` + ``busy_timeout``.
+    """
+    with _SQLITE_LOCKS_GUARD:
+        lock = _SQLITE_WRITE_LOCKS.get(engine)
+        if lock is None:
+            lock = _SQLITE_WRITE_LOCKS[engine] = threading.Lock()
+        return lock
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -141,6 +161,9 @@ class Ledger:
             raise ValueError(f"engine: unsupported dialect {engine.dialect.name!r} (SQLite or PostgreSQL)")
         self.engine = engine
         self.retry_attempts = retry_attempts
+        self._write_lock: threading.Lock | None = (
+            _sqlite_write_lock(engine) if engine.dialect.name == "sqlite" else None
+        )
 
     @classmethod
     def from_url(cls, url: str, **engine_kwargs: Any) -> Ledger:
@@ -169,7 +192,10 @@ class Ledger:
         """
 
         def once() -> T:
-            with self.engine.begin() as conn:
+            if self._write_lock is None:
+                with self.engine.begin() as conn:
+                    return fn(conn)
+            with self._write_lock, self.engine.begin() as conn:
                 return fn(conn)
 
         integrity_retries = 3
@@ -254,12 +280,7 @@ class Ledger:
             sa.select(policy_t.c.visit_credit_source).where(policy_t.c.coop_id == coop_id)
         ).first()
         source = CreditSource(row.visit_credit_source) if row is not None else CreditSource.POT
-        limits = dict(DEFAULT_LIMITS)
-        for lim in conn.execute(
-            sa.select(limit_t.c.kind, limit_t.c.floor, limit_t.c.cap).where(limit_t.c.coop_id == coop_id)
-        ):
-            limits[AccountKind(lim.kind)] = Limits(lim.floor, lim.cap)
-        return Policy(coop_id, source, limits)
+        return Policy(coop_id, source, Ledger._limits(conn, coop_id))
 
     # ------------------------------------------------------------------ accounts
 
@@ -381,20 +402,52 @@ class Ledger:
     def _post(
         self, p: ProposedTransaction, request_hash: str, on_conflict: Callable[[Any], str] | None = None
     ) -> LedgerTransactionPublic:
-        def run(conn: Connection) -> tuple[int, bool]:
-            return self._post_locked(conn, p, request_hash, on_conflict)
+        return self._write(lambda conn: self._post_in(conn, p, request_hash, on_conflict))
 
-        txn_id, replayed = self._write(run)
-        result = self.transaction(txn_id)
-        return result.model_copy(update={"replayed": replayed})
-
-    def _post_locked(
+    def _post_in(
         self,
         conn: Connection,
         p: ProposedTransaction,
         request_hash: str,
         on_conflict: Callable[[Any], str] | None,
-    ) -> tuple[int, bool]:
+    ) -> LedgerTransactionPublic:
+        """Write ``p`` inside the open transaction ``conn`` (or replay the original).
+
+        Checks that need no lock come first (idempotency, reversal, limits); the unique constraints
+        on ``(coop_id, idempotency_key)`` and ``reverses_id`` back them up if a concurrent writer
+        gets in between: the loser's INSERT fails, the whole transaction is re-run and then finds
+        the winner here. Only the balance check and the writes happen under the account locks, so
+        the locks are held for as few statements as possible.
+        """
+        existing = conn.execute(
+            sa.select(txn_t).where(txn_t.c.coop_id == p.coop_id, txn_t.c.idempotency_key == p.idempotency_key)
+        ).first()
+        if existing is not None:
+            if existing.request_hash == request_hash:
+                return self._load_transaction(conn, existing).model_copy(update={"replayed": True})
+            msg = (
+                on_conflict(existing)
+                if on_conflict
+                else (
+                    f"idempotency_key: {p.idempotency_key!r} was already used for a different request "
+                    f"(transaction {existing.id}, {existing.kind})"
+                )
+            )
+            raise IdempotencyConflict(msg)
+
+        if p.reverses_id is not None:
+            original = conn.execute(sa.select(txn_t).where(txn_t.c.id == p.reverses_id)).first()
+            if original is None or original.coop_id != p.coop_id:
+                raise TransactionNotFound(
+                    f"reverses_id: no transaction {p.reverses_id} in co-op {p.coop_id!r}"
+                )
+            prior = conn.execute(sa.select(txn_t.c.id).where(txn_t.c.reverses_id == p.reverses_id)).first()
+            if prior is not None:
+                raise AlreadyReversed(
+                    f"reverses_id: transaction {p.reverses_id} was already reversed by transaction {prior.id}"
+                )
+        limits = self._limits(conn, p.coop_id)
+
         ids = sorted({leg.account_id for leg in p.legs})
         # Row locks in account-id order (PostgreSQL); SQLite already holds the write lock.
         rows = conn.execute(
@@ -421,35 +474,6 @@ class Ledger:
                 f"that co-op's accounts ({desc})"
             )
 
-        existing = conn.execute(
-            sa.select(txn_t).where(txn_t.c.coop_id == p.coop_id, txn_t.c.idempotency_key == p.idempotency_key)
-        ).first()
-        if existing is not None:
-            if existing.request_hash == request_hash:
-                return existing.id, True
-            msg = (
-                on_conflict(existing)
-                if on_conflict
-                else (
-                    f"idempotency_key: {p.idempotency_key!r} was already used for a different request "
-                    f"(transaction {existing.id}, {existing.kind})"
-                )
-            )
-            raise IdempotencyConflict(msg)
-
-        if p.reverses_id is not None:
-            original = conn.execute(sa.select(txn_t).where(txn_t.c.id == p.reverses_id)).first()
-            if original is None or original.coop_id != p.coop_id:
-                raise TransactionNotFound(
-                    f"reverses_id: no transaction {p.reverses_id} in co-op {p.coop_id!r}"
-                )
-            prior = conn.execute(sa.select(txn_t.c.id).where(txn_t.c.reverses_id == p.reverses_id)).first()
-            if prior is not None:
-                raise AlreadyReversed(
-                    f"reverses_id: transaction {p.reverses_id} was already reversed by transaction {prior.id}"
-                )
-
-        limits = self._policy(conn, p.coop_id).limits
         new_balance: dict[int, int] = {}
         for leg in p.legs:
             r = by_id[leg.account_id]
@@ -514,13 +538,36 @@ class Ledger:
                 for leg in p.legs
             ],
         )
+        # one UPDATE for all legs' running balances
+        delta = sa.case({leg.account_id: leg.minutes for leg in p.legs}, value=account_t.c.id)
         conn.execute(
             account_t.update()
-            .where(account_t.c.id == sa.bindparam("b_id"))
-            .values(balance=account_t.c.balance + sa.bindparam("b_delta"), last_posted_at=now),
-            [{"b_id": leg.account_id, "b_delta": leg.minutes} for leg in p.legs],
+            .where(account_t.c.id.in_(ids))
+            .values(balance=account_t.c.balance + delta, last_posted_at=now)
         )
-        return txn_id, False
+        return LedgerTransactionPublic(
+            id=txn_id,
+            coop_id=p.coop_id,
+            kind=str(p.kind),
+            recorded_by=p.recorded_by,
+            on_behalf_of=p.on_behalf_of,
+            service_date=p.service_date,
+            memo=p.memo,
+            reference=p.reference,
+            reverses_id=p.reverses_id,
+            posted_at=now,
+            idempotency_key=p.idempotency_key,
+            legs=[LegPublic(account_id=leg.account_id, minutes=leg.minutes) for leg in p.legs],
+        )
+
+    @staticmethod
+    def _limits(conn: Connection, coop_id: str) -> dict[AccountKind, Limits]:
+        limits = dict(DEFAULT_LIMITS)
+        for lim in conn.execute(
+            sa.select(limit_t.c.kind, limit_t.c.floor, limit_t.c.cap).where(limit_t.c.coop_id == coop_id)
+        ):
+            limits[AccountKind(lim.kind)] = Limits(lim.floor, lim.cap)
+        return limits
 
     def credit_visit(
         self,
@@ -815,11 +862,15 @@ class Ledger:
             t = conn.execute(sa.select(txn_t).where(txn_t.c.id == transaction_id)).first()
             if t is None:
                 raise TransactionNotFound(f"transaction_id: no transaction {transaction_id}")
-            legs = conn.execute(
-                sa.select(entry_t.c.account_id, entry_t.c.amount)
-                .where(entry_t.c.transaction_id == transaction_id)
-                .order_by(entry_t.c.id)
-            ).all()
+            return self._load_transaction(conn, t)
+
+    @staticmethod
+    def _load_transaction(conn: Connection, t: Any) -> LedgerTransactionPublic:
+        legs = conn.execute(
+            sa.select(entry_t.c.account_id, entry_t.c.amount)
+            .where(entry_t.c.transaction_id == t.id)
+            .order_by(entry_t.c.id)
+        ).all()
         return LedgerTransactionPublic(
             id=t.id,
             coop_id=t.coop_id,

@@ -57,8 +57,14 @@ def test_opposite_transfers_by_eight_workers_lose_no_update(ledger: Ledger) -> N
         moved = 0
         for i in range(TRANSFERS_PER_WORKER):
             minutes = 1 + (i + w) % 3
-            ledger.exchange(coop, payer_id=payer, payee_id=payee, minutes=minutes,
-                            idempotency_key=f"w{w}-{i}", recorded_by=f"worker{w}")
+            ledger.exchange(
+                coop,
+                payer_id=payer,
+                payee_id=payee,
+                minutes=minutes,
+                idempotency_key=f"w{w}-{i}",
+                recorded_by=f"worker{w}",
+            )
             moved += minutes
         return moved
 
@@ -85,8 +91,14 @@ def test_concurrent_spends_of_a_whole_balance_exactly_one_succeeds(ledger: Ledge
     payees = [ledger.open_account(coop, "client", f"payee{i}") for i in range(n)]
 
     def spend(i: int) -> Any:
-        return ledger.exchange(coop, payer_id=payer.id, payee_id=payees[i].id, minutes=120,
-                               idempotency_key=f"spend-{i}", recorded_by="t")
+        return ledger.exchange(
+            coop,
+            payer_id=payer.id,
+            payee_id=payees[i].id,
+            minutes=120,
+            idempotency_key=f"spend-{i}",
+            recorded_by="t",
+        )
 
     results = run_together(n, spend)
     wins = [r for r in results if not isinstance(r, BaseException)]
@@ -106,8 +118,17 @@ def test_concurrent_identical_requests_with_one_key_make_one_transaction(ledger:
     payee = ledger.open_account(coop, "client", "payee")
     before = count_transactions(ledger, coop)
 
-    results = run_together(k, lambda _i: ledger.exchange(
-        coop, payer_id=payer.id, payee_id=payee.id, minutes=45, idempotency_key="same-key", recorded_by="t"))
+    results = run_together(
+        k,
+        lambda _i: ledger.exchange(
+            coop,
+            payer_id=payer.id,
+            payee_id=payee.id,
+            minutes=45,
+            idempotency_key="same-key",
+            recorded_by="t",
+        ),
+    )
     assert not [r for r in results if isinstance(r, BaseException)], results
     assert len({r.id for r in results}) == 1
     assert sum(1 for r in results if not r.replayed) == 1
@@ -124,8 +145,12 @@ def test_concurrent_different_requests_with_one_key_make_one_transaction(ledger:
     payees = [ledger.open_account(coop, "client", f"p{i}") for i in range(4)]
     before = count_transactions(ledger, coop)
 
-    results = run_together(4, lambda i: ledger.exchange(
-        coop, payer_id=payer.id, payee_id=payees[i].id, minutes=10, idempotency_key="k", recorded_by="t"))
+    results = run_together(
+        4,
+        lambda i: ledger.exchange(
+            coop, payer_id=payer.id, payee_id=payees[i].id, minutes=10, idempotency_key="k", recorded_by="t"
+        ),
+    )
     written = [r for r in results if not isinstance(r, BaseException)]
     assert len(written) == 1, results
     assert all(isinstance(r, IdempotencyConflict) for r in results if isinstance(r, BaseException))
@@ -137,9 +162,17 @@ def test_duplicate_visit_completion_jobs_credit_once(ledger: Ledger) -> None:
     """The scheduler's visit completion may run twice at once (retry, duplicate job): one credit."""
     coop = "visits"
     vol = ledger.open_account(coop, "volunteer", "vol")
-    results = run_together(6, lambda i: ledger.credit_visit(
-        coop, visit_id="visit-1", volunteer_ref="vol", minutes=75, service_date=__import__("datetime").date(2024, 5, 1),
-        recorded_by=f"job{i}"))
+    results = run_together(
+        6,
+        lambda i: ledger.credit_visit(
+            coop,
+            visit_id="visit-1",
+            volunteer_ref="vol",
+            minutes=75,
+            service_date=__import__("datetime").date(2024, 5, 1),
+            recorded_by=f"job{i}",
+        ),
+    )
     assert not [r for r in results if isinstance(r, BaseException)], results
     assert len({r.id for r in results}) == 1
     assert ledger.balance(vol.id) == 75
