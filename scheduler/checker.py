@@ -575,8 +575,8 @@ def check_objective_and_kpis(problem: Problem, rota: Rota,
         if isinstance(claimed, bool) or not isinstance(claimed, int | float) or not math.isfinite(claimed):
             out.append(Violation("objective", f"the rota's objective {claimed!r} is not a number"))
         elif not objectives_equal(float(claimed), objective):
-            out.append(Violation("objective", f"the rota claims objective {claimed:g}, but its "
-                                 f"assignments give {objective:g}"))
+            out.append(Violation("objective", f"the rota claims objective {claimed:.10g}, but its "
+                                 f"assignments give {objective:.10g}"))
     kpis = compute_kpis(problem, rota, view)
     for key in SPEC_KPIS:
         if key not in rota.kpis:

@@ -23,7 +23,9 @@ Time = str | tuple[int, str]
 
 
 def at(when: Time) -> str:
-    """``"08:00"`` -> Monday 08:00; ``(1, "08:00")`` -> Tuesday 08:00, as ISO text."""
+    """``"08:00"`` -> Monday 08:00; ``(1, "08:00")`` -> Tuesday 08:00, as ISO text (ISO passes)."""
+    if isinstance(when, str) and "T" in when:
+        return when  # already ISO
     day, hhmm = (0, when) if isinstance(when, str) else when
     h, m = (int(x) for x in hhmm.split(":"))
     return (MONDAY + timedelta(days=day, hours=h, minutes=m)).strftime("%Y-%m-%dT%H:%M")

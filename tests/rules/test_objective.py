@@ -118,3 +118,14 @@ def test_solver_prefers_the_preferred_familiar_carer():
     r, report = assert_valid_solve(p, time_limit=5)
     assert carers_of(r) == {"d1": ("bryn",)}
     assert report.objective == 0
+
+
+def test_solver_treats_zero_minute_history_as_no_history():
+    """Dai's history lists Ann with 0 minutes: nobody has spent time with Dai, so nobody is
+    'unfamiliar' (the term is for a client who has some history). Bryn is cheaper, so the
+    best rota sends Bryn at objective 0 + cost; the solver's claim must match the checker."""
+    p = build([carer("ann", hourly_cost=20.0), carer("bryn", hourly_cost=10.0)],
+              [client("dai", history={"ann": 0})], [visit("d1", "dai", "08:00")], weights={"cost": 1})
+    r, report = assert_valid_solve(p, time_limit=5)
+    assert carers_of(r) == {"d1": ("bryn",)}
+    assert report.breakdown["unfamiliar"] == 0

@@ -79,3 +79,14 @@ def test_solver_leaves_room_for_travel_between_visits():
     r, report = assert_valid_solve(p, time_limit=5)
     assert starts(r)["v2"] >= minute(p, "08:50")
     assert report.kpis["travel_minutes"] == 20
+
+
+def test_solver_never_overlaps_visits_across_midnight():
+    """Cerys (a volunteer: no rest rule to keep days apart) is the only carer. Monday's visit
+    runs 23:40-00:10 at Dai's; Tuesday's fixed 00:00 visit at Eira's cannot also be hers:
+    rule 5 holds between consecutive visits of her timeline even when they fall on two days."""
+    p = build([volunteer("cerys")], [client("dai"), client("eira", location=km_east(3))],
+              [visit("v1", "dai", "23:40", volunteer_ok=True),
+               visit("v2", "eira", (1, "00:00"), volunteer_ok=True)], days=2)
+    r, _ = assert_valid_solve(p, time_limit=5)
+    assert len(r.assignments) == 1 and len(r.unassigned) == 1
