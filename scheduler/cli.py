@@ -310,6 +310,10 @@ def example(
 # `@app.command()` functions that import from `api/` inside their bodies.
 
 
+from api.commands import register as _register_api_commands  # noqa: E402, I001
+_register_api_commands(app)
+
+
 def main() -> None:  # pragma: no cover - the console script calls `app` directly
     app()
 

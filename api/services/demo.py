@@ -1,0 +1,92 @@
+"""Seed a demo co-op from the example week generator (its week becomes the recurring pattern)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+
+from sqlmodel import Session
+
+from api.models import (
+    Availability,
+    Client,
+    ClientCarer,
+    Coop,
+    Member,
+    Skill,
+    TemplateDependency,
+    VisitTemplate,
+)
+from api.security import hash_password
+
+
+def _hhmm(when: dt.datetime) -> str:
+    return when.strftime("%H:%M")
+
+
+def seed_demo(session: Session, problem: dict[str, Any], email_domain: str = "demo.carerota.example",
+              password: str | None = None) -> tuple[Coop, str, str]:
+    """Create a co-op holding the generated week's carers, clients and visits (as a care plan).
+
+    Returns the co-op, the coordinator's e-mail and password."""
+    tag = secrets.token_hex(3)
+    password = password or secrets.token_urlsafe(12)
+    coop = Coop(name=f"Demo co-op {tag}")
+    session.add(coop)
+    session.flush()
+    coordinator_email = f"coordinator-{tag}@{email_domain}"
+    session.add(Member(coop_id=coop.id, email=coordinator_email, full_name="Demo Coordinator",
+                       role="coordinator", hashed_password=hash_password(password)))
+    carer_ids: dict[str, int] = {}
+    pw_hash = hash_password(secrets.token_urlsafe(16))   # carers get a login when a coordinator sets one
+    for c in problem["carers"]:
+        m = Member(coop_id=coop.id, email=f"{c['id']}-{tag}@{email_domain}", full_name=c.get("name", c["id"]),
+                   role=c["kind"], hashed_password=pw_hash, gender=c.get("gender"),
+                   lat=c["location"]["lat"], lon=c["location"]["lon"], speed_kmh=c.get("speed_kmh"),
+                   max_minutes_per_day=c.get("max_minutes_per_day", 720),
+                   max_minutes_per_week=c.get("max_minutes_per_week", 2880),
+                   contracted_minutes=c.get("contracted_minutes"), hourly_cost=c.get("hourly_cost", 0.0))
+        session.add(m)
+        session.flush()
+        carer_ids[c["id"]] = m.id
+        for s in c.get("skills", []):
+            session.add(Skill(member_id=m.id, name=s))
+        for a in c.get("availability", []):
+            start, end = dt.datetime.fromisoformat(a["start"]), dt.datetime.fromisoformat(a["end"])
+            if end.date() != start.date():
+                end = dt.datetime.combine(start.date(), dt.time(23, 59))
+            if end > start:
+                session.add(Availability(member_id=m.id, weekday=start.weekday(), start=_hhmm(start),
+                                         end=_hhmm(end)))
+    client_ids: dict[str, int] = {}
+    for c in problem["clients"]:
+        cl = Client(coop_id=coop.id, name=c.get("name", c["id"]), lat=c["location"]["lat"],
+                    lon=c["location"]["lon"], gender_preference=c.get("gender_preference"))
+        session.add(cl)
+        session.flush()
+        client_ids[c["id"]] = cl.id
+        for kind in ("preferred", "excluded"):
+            for cid in c.get(f"{kind}_carers", []):
+                session.add(ClientCarer(client_id=cl.id, member_id=carer_ids[cid], kind=kind))
+    template_ids: dict[str, int] = {}
+    for v in problem["visits"]:
+        es, ls = dt.datetime.fromisoformat(v["earliest_start"]), dt.datetime.fromisoformat(v["latest_start"])
+        if es.date() != ls.date():
+            continue
+        t = VisitTemplate(coop_id=coop.id, client_id=client_ids[v["client"]], label=v["id"],
+                          days=[es.weekday()], earliest_start=_hhmm(es), latest_start=_hhmm(ls),
+                          duration_minutes=v["duration_minutes"], roles=v.get("roles", [{"skills": []}]),
+                          priority=v.get("priority", "essential"), volunteer_ok=v.get("volunteer_ok", False),
+                          max_lateness_minutes=v.get("max_lateness_minutes", 0))
+        session.add(t)
+        session.flush()
+        template_ids[v["id"]] = t.id
+    for d in problem.get("dependencies", []):
+        if d["first"] in template_ids and d["then"] in template_ids:
+            session.add(TemplateDependency(coop_id=coop.id, first_id=template_ids[d["first"]],
+                                           then_id=template_ids[d["then"]],
+                                           min_gap_minutes=d.get("min_gap_minutes", 0),
+                                           max_gap_minutes=d.get("max_gap_minutes")))
+    session.commit()
+    return coop, coordinator_email, password
