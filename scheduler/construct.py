@@ -51,6 +51,7 @@ class Constructor:
         for o in options:
             self.opts_of_visit[o.visit].append(o)
         self.days: dict[tuple[int, int], list[_Slot]] = defaultdict(list)
+        self._travel_cache: dict[tuple[int, int, int], int] = {}
         self.client_carers: dict[str, set[int]] = defaultdict(set)
         for vi, (carers, start) in self.assign.items():
             for r, ci in enumerate(carers):
@@ -73,8 +74,13 @@ class Constructor:
         self.client_carers[visit.client].add(ci)
 
     def travel(self, ci: int, a: int, b: int) -> int:
-        p = self.p
-        return p.travel_minutes(p.visits[a].client, p.visits[b].client, p.carers[ci])
+        key = (ci, a, b)
+        t = self._travel_cache.get(key)
+        if t is None:
+            p = self.p
+            t = p.travel_minutes(p.visits[a].client, p.visits[b].client, p.carers[ci])
+            self._travel_cache[key] = t
+        return t
 
     def work(self, ci: int, slots: list[_Slot]) -> int:
         """Working minutes of a carer-day, counted as the spec counts them."""
@@ -131,10 +137,11 @@ class Constructor:
                     hi = min(hi, nxt.start - dur - self.travel(ci, vi, nxt.visit))
                 elif home:
                     hi = min(hi, iv.end - dur - p.travel_minutes(visit.client, carer.id, carer))
-                if rest and prev is None and before:
-                    lo = max(lo, max(x.end for x in before) + rest)
-                if rest and nxt is None and after:
-                    hi = min(hi, after[0].start - rest - dur)
+                if prev is None and before:  # rest, and room to travel across midnight
+                    last = max(before, key=lambda x: x.end)
+                    lo = max(lo, last.end + max(rest, self.travel(ci, last.visit, vi)))
+                if nxt is None and after:
+                    hi = min(hi, after[0].start - dur - max(rest, self.travel(ci, vi, after[0].visit)))
                 if lo <= hi:
                     out.append((lo, hi, g))
         return out
@@ -168,7 +175,7 @@ class Constructor:
             cost += w["distinct_carers"]
         if client.preferred_carers and carer.id not in client.preferred_carers:
             cost += w["non_preferred"]
-        if client.history and client.history.get(carer.id, 0) <= 0:
+        if any(m > 0 for m in client.history.values()) and client.history.get(carer.id, 0) <= 0:
             cost += w["unfamiliar"]
         delta = new_work - old_work
         if carer.contracted_minutes and not carer.is_volunteer:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from scheduler.problem import Carer, Client, Problem, Role, Visit
+from scheduler.problem import MINUTES_PER_DAY, Carer, Client, Problem, Role, Visit
 from scheduler.rota import Assignment
 
 MAX_NAMES = 5
@@ -295,6 +295,10 @@ class Explainer:
         p = self.problem
         line = self.lines.slots.get(c.id, [])
         blockers: list[tuple[str, str]] = []
+        if spans:
+            # Only visits within a day of the window can clash (travel is under a day).
+            lo, hi = spans[0][0] - MINUTES_PER_DAY, spans[-1][1] + MINUTES_PER_DAY
+            line = [s for s in line if lo <= s.start <= hi]
         for slot in line:
             # Starting in [slot.start - travel(client->slot) - duration, slot.end + travel(slot->client)]
             # (exclusive) clashes with this visit.
@@ -467,18 +471,24 @@ def _distinct(options: list[list[str]]) -> list[str] | None:
     return [by_role[r] for r in range(len(options))]
 
 
-_cache: tuple[Problem, tuple[Assignment, ...], Explainer] | None = None
+_cache: tuple[Problem, Sequence[Assignment], tuple[Assignment, ...], Explainer] | None = None
 
 
 def explain_unassigned(problem: Problem, rota_assignments: Sequence[Assignment],
                        visit_id: str) -> list[str]:
     """Reasons ``visit_id`` is not covered, given the rota's final assignments.
 
-    Calls with the same problem and assignments reuse the carers' timelines, so explaining
-    every gap of a large rota stays cheap.
+    Calls with the same problem and the same (unchanged) assignments reuse the carers'
+    timelines, so explaining every gap of a large rota stays cheap. For many visits,
+    ``Explainer(problem, assignments).explain(visit_id)`` does the same explicitly.
     """
     global _cache
-    key = tuple(rota_assignments)
-    if _cache is None or _cache[0] is not problem or _cache[1] != key:
-        _cache = (problem, key, Explainer(problem, key))
-    return _cache[2].explain(visit_id)
+    hit = _cache is not None and _cache[0] is problem and (
+        (_cache[1] is rota_assignments and len(_cache[2]) == len(rota_assignments)
+         and (not _cache[2] or (_cache[2][0] == rota_assignments[0]
+                                and _cache[2][-1] == rota_assignments[-1])))
+        or _cache[2] == tuple(rota_assignments))
+    if not hit or _cache is None:
+        key = tuple(rota_assignments)
+        _cache = (problem, rota_assignments, key, Explainer(problem, key))
+    return _cache[3].explain(visit_id)

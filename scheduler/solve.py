@@ -138,6 +138,11 @@ class Solver:
         fixed.assignment = {vi: a for vi, a in st.assign.items() if vi not in scope.visits}
         fixed.day_work = {k: v for k, v in st.day_work.items() if k not in scope.carer_days}
         fixed.day_span = {k: v for k, v in st.day_span.items() if k not in scope.carer_days}
+        for key in fixed.day_span:
+            visits = st.day_visits[key]
+            fixed.day_first[key] = visits[0]
+            fixed.day_last[key] = max(visits, key=lambda vi: st.assign[vi][1]
+                                      + self._duration(key[0], vi, st.assign[vi][0]))
         return fixed
 
     def _build(self, st: _State, scope: Scope, options: list[Option] | None = None) -> ModelContext:
@@ -345,11 +350,19 @@ class Solver:
             # neighbouring days too: rest between days and weekly continuity need them
             days = [d for d in (day - 1, day, day + 1) if 0 <= d < problem.days]
             max_carers = max(2, max_carers // 2)
-        for ci in pool[:max_carers]:
-            for d in days:
-                if (ci, d) in self.all_carer_days:
-                    carer_days.add((ci, d))
-        visits = self._closure(st, carer_days)
+        visits: set[int] = set()
+        limit = max(size, 12)
+        taken = 0
+        for ci in pool:
+            if taken >= max_carers:
+                break
+            trial = set(carer_days)
+            trial.update((ci, d) for d in days if (ci, d) in self.all_carer_days)
+            trial_visits = self._closure(st, trial)
+            if len(trial_visits) > limit and carer_days:
+                continue  # double-ups would drag in too much: try the next carer
+            carer_days, visits = trial, trial_visits
+            taken += 1
         chosen = {ci for ci, _ in carer_days}
         extra = [vi for vi in unassigned if self.day_of_visit[vi] in days
                  and self.candidates[vi] & chosen]

@@ -46,6 +46,9 @@ class FixedPart:
     # (carer, day) -> working minutes / (first start, last end) of fixed carer-days
     day_work: dict[tuple[int, int], int] = field(default_factory=dict)
     day_span: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
+    # (carer, day) -> first / last visit index of fixed carer-days
+    day_first: dict[tuple[int, int], int] = field(default_factory=dict)
+    day_last: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
 @dataclass
@@ -117,6 +120,7 @@ class ModelContext:
         self.late: dict[int, cp_model.IntVar] = {}
         self.arcs: dict[tuple[int, int], list[tuple[int, int, cp_model.IntVar]]] = {}
         self.nodes: dict[tuple[int, int], dict[int, int]] = {}  # carer-day -> visit -> node
+        self.day_ends: dict[tuple[int, int], tuple[cp_model.IntVar, cp_model.IntVar]] = {}
         self.works: dict[tuple[int, int], cp_model.IntVar] = {}
         self.day_work: dict[tuple[int, int], LinExpr] = {}
         self.first_start: dict[tuple[int, int], cp_model.IntVar] = {}

@@ -25,7 +25,8 @@ def add_continuity(ctx: ModelContext) -> None:
         penalty = 0
         if client.preferred_carers and carer.id not in client.preferred_carers:
             penalty += w["non_preferred"]
-        if client.history and client.history.get(carer.id, 0) <= 0:
+        # a client "has history" when some carer has spent minutes with them (0 is none)
+        if any(m > 0 for m in client.history.values()) and client.history.get(carer.id, 0) <= 0:
             penalty += w["unfamiliar"]
         if penalty:
             ctx.add_term(("visit", vi), f"unfamiliar_or_not_preferred[{carer.id},{visit.id}]",

@@ -52,6 +52,7 @@ def add_routing(ctx: ModelContext) -> None:
             back_lit = m.new_bool_var(f"last_visit[{name},{vid}]")
             arcs.append((0, node[vi], out_lit))
             arcs.append((node[vi], 0, back_lit))
+            ctx.day_ends[(ci, vi)] = (out_lit, back_lit)
             if first is not None:
                 m.add(first == start).only_enforce_if(out_lit)
                 m.add(last == start + dur).only_enforce_if(back_lit)
@@ -84,6 +85,49 @@ def add_routing(ctx: ModelContext) -> None:
         if problem.rules.count_travel_as_work:
             work = work + between
         ctx.day_work[(ci, d)] = work
+
+
+def add_midnight_travel(ctx: ModelContext) -> None:
+    """A carer's last visit of a day and first of the next leave room for the travel between.
+
+    Days are sequenced one by one, so this links them where a late visit could run into
+    an early one (rare: windows near midnight).
+    """
+    m, problem = ctx.model, ctx.problem
+    for (ci, d) in sorted(ctx.scope.carer_days):
+        carer = problem.carers[ci]
+        today = ctx.visits_of_carer_day.get((ci, d), [])
+        if not today:
+            continue
+        if (ci, d + 1) in ctx.scope.carer_days:
+            tomorrow = [(wj, None) for wj in ctx.visits_of_carer_day.get((ci, d + 1), [])]
+        elif (ci, d + 1) in ctx.fixed.day_first:
+            tomorrow = [(ctx.fixed.day_first[(ci, d + 1)], ctx.fixed.day_span[(ci, d + 1)][0])]
+        else:
+            tomorrow = []
+        for vi in today:
+            _, hi_v = _bounds(ctx, ci, vi)
+            end_v = hi_v + ctx.max_duration(ci, vi)
+            for wj, fixed_start in tomorrow:
+                t = problem.travel_minutes(problem.visits[vi].client, problem.visits[wj].client, carer)
+                start_w = fixed_start if fixed_start is not None else _bounds(ctx, ci, wj)[0]
+                if end_v + t <= start_w:
+                    continue  # cannot clash
+                back = ctx.day_ends[(ci, vi)][1]
+                if fixed_start is None:
+                    out = ctx.day_ends[(ci, wj)][0]
+                    m.add(ctx.start[wj] >= ctx.start[vi] + ctx.duration_expr(ci, vi) + t).only_enforce_if(
+                        [back, out])
+                else:
+                    m.add(ctx.start[vi] + ctx.duration_expr(ci, vi) + t <= fixed_start).only_enforce_if(back)
+        if (ci, d - 1) not in ctx.scope.carer_days and (ci, d - 1) in ctx.fixed.day_last:
+            last_v = ctx.fixed.day_last[(ci, d - 1)]
+            last_end = ctx.fixed.day_span[(ci, d - 1)][1]
+            for wj in today:
+                t = problem.travel_minutes(problem.visits[last_v].client, problem.visits[wj].client, carer)
+                if last_end + t <= _bounds(ctx, ci, wj)[0]:
+                    continue
+                m.add(ctx.start[wj] >= last_end + t).only_enforce_if(ctx.day_ends[(ci, wj)][0])
 
 
 def _bounds(ctx: ModelContext, ci: int, vi: int) -> tuple[int, int]:
