@@ -52,13 +52,15 @@ class Constructor:
             self.opts_of_visit[o.visit].append(o)
         self.days: dict[tuple[int, int], list[_Slot]] = defaultdict(list)
         self._travel_cache: dict[tuple[int, int, int], int] = {}
+        self.day_work: dict[tuple[int, int], int] = {}
         self.client_carers: dict[str, set[int]] = defaultdict(set)
         for vi, (carers, start) in self.assign.items():
             for r, ci in enumerate(carers):
                 self._place(ci, vi, r, start)
         self.week_work: dict[int, int] = defaultdict(int)
-        for (ci, _d), slots in self.days.items():
-            self.week_work[ci] += self.work(ci, slots)
+        for (ci, d), slots in self.days.items():
+            self.day_work[(ci, d)] = self.work(ci, slots)
+            self.week_work[ci] += self.day_work[(ci, d)]
         index = {v.id: i for i, v in enumerate(problem.visits)}
         self.deps: dict[int, list[tuple[int, int, int | None, bool]]] = defaultdict(list)
         for dep in problem.dependencies:
@@ -147,26 +149,47 @@ class Constructor:
         return out
 
     def _check(self, ci: int, vi: int, role: int, start: int) -> float | None:
-        """Cost of putting carer ``ci`` on ``role`` of ``vi`` at ``start``; None if unlawful."""
+        """Cost of putting carer ``ci`` on ``role`` of ``vi`` at ``start``; None if unlawful.
+
+        Works on the change at the insertion point (the travel legs it adds and removes,
+        the home trips it moves), so a check costs the same however full the day is.
+        """
         p, w = self.p, self.w.w
         carer, visit = p.carers[ci], p.visits[vi]
         d = self.day_of_visit[vi]
         slots = self.days.get((ci, d), [])
-        new = sorted([*slots, _Slot(start, start + visit.role_duration(role), vi)], key=lambda s: s.start)
-        old_work, new_work = self.work(ci, slots), self.work(ci, new)
-        if new_work > carer.max_minutes_per_day:
+        dur = visit.role_duration(role)
+        g = bisect.bisect_left([x.start for x in slots], start)
+        prev = slots[g - 1] if g > 0 else None
+        nxt = slots[g] if g < len(slots) else None
+        between = (self.travel(ci, prev.visit, vi) if prev else 0) + \
+            (self.travel(ci, vi, nxt.visit) if nxt else 0) - \
+            (self.travel(ci, prev.visit, nxt.visit) if prev and nxt else 0)
+        home = 0
+        if p.rules.home_travel:
+            if prev is None:
+                home += p.travel_minutes(carer.id, visit.client, carer) - (
+                    p.travel_minutes(carer.id, p.visits[slots[0].visit].client, carer) if slots else 0)
+            if nxt is None:
+                home += p.travel_minutes(visit.client, carer.id, carer) - (
+                    p.travel_minutes(p.visits[slots[-1].visit].client, carer.id, carer) if slots else 0)
+        delta = dur + home + (between if p.rules.count_travel_as_work else 0)
+        old_work = self.day_work.get((ci, d), 0)
+        if old_work + delta > carer.max_minutes_per_day:
             return None
-        if self.week_work[ci] - old_work + new_work > carer.max_minutes_per_week:
+        if self.week_work[ci] + delta > carer.max_minutes_per_week:
             return None
         if not carer.is_volunteer and p.rules.min_rest_minutes > 0:
             rest = p.rules.min_rest_minutes
             before = self.days.get((ci, d - 1))
             after = self.days.get((ci, d + 1))
-            if before and new[0].start - max(s.end for s in before) < rest:
+            first = start if g == 0 else slots[0].start
+            last_end = max([start + dur, *(x.end for x in slots)])
+            if before and first - max(x.end for x in before) < rest:
                 return None
-            if after and after[0].start - max(s.end for s in new) < rest:
+            if after and after[0].start - last_end < rest:
                 return None
-        travel_delta = self._travel(ci, new) - self._travel(ci, slots)
+        travel_delta = between + home
         cost = travel_delta * w["travel"]
         cost += max(0, start - visit.latest_start) * w["lateness"]
         client = p.client_by_id[visit.client]
@@ -177,20 +200,11 @@ class Constructor:
             cost += w["non_preferred"]
         if any(m > 0 for m in client.history.values()) and client.history.get(carer.id, 0) <= 0:
             cost += w["unfamiliar"]
-        delta = new_work - old_work
         if carer.contracted_minutes and not carer.is_volunteer:
             short = max(0, carer.contracted_minutes - self.week_work[ci])
             cost -= min(short, delta) * w["contract_shortfall"]
         cost += delta * self.w.cost_per_minute[ci] / self.w.scale
         return cost
-
-    def _travel(self, ci: int, slots: list[_Slot]) -> int:
-        p, carer = self.p, self.p.carers[ci]
-        t = sum(self.travel(ci, a.visit, b.visit) for a, b in itertools.pairwise(slots))
-        if slots and p.rules.home_travel:
-            t += p.travel_minutes(carer.id, p.visits[slots[0].visit].client, carer)
-            t += p.travel_minutes(p.visits[slots[-1].visit].client, carer.id, carer)
-        return t
 
     # -- insertion ----------------------------------------------------------------------
     def insert(self, vi: int) -> bool:
@@ -224,9 +238,10 @@ class Constructor:
         _, combo, start = best
         for r, ci in enumerate(combo):
             d = self.day_of_visit[vi]
-            old = self.work(ci, self.days.get((ci, d), []))
+            old = self.day_work.get((ci, d), 0)
             self._place(ci, vi, r, start)
-            self.week_work[ci] += self.work(ci, self.days[(ci, d)]) - old
+            self.day_work[(ci, d)] = self.work(ci, self.days[(ci, d)])
+            self.week_work[ci] += self.day_work[(ci, d)] - old
         self.assign[vi] = (combo, start)
         return True
 
