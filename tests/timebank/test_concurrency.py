@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tests.timebank.helpers import funded_member
+from tests.timebank.helpers import DAY, funded_member
 from timebank import IdempotencyConflict, InsufficientBalance, Ledger, LedgerError
 from timebank.models import txn_t
 
@@ -169,7 +169,7 @@ def test_duplicate_visit_completion_jobs_credit_once(ledger: Ledger) -> None:
             visit_id="visit-1",
             volunteer_ref="vol",
             minutes=75,
-            service_date=__import__("datetime").date(2024, 5, 1),
+            service_date=DAY,
             recorded_by=f"job{i}",
         ),
     )
