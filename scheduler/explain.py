@@ -150,7 +150,7 @@ class _RoleFunnel:
     # carer id -> start intervals (inclusive) at which the carer can make it
     final: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     rule_reasons: list[str] = field(default_factory=list)
-    unavailable: list[str] = field(default_factory=list)  # "ann works 14:00-22:00"
+    unavailable: list[Carer] = field(default_factory=list)  # shown as "ann works 14:00-22:00"
     busy: list[str] = field(default_factory=list)  # "ann: dai-am 07:30-08:15"
     capped: list[str] = field(default_factory=list)  # "ann would exceed ..."
     blocking: set[str] = field(default_factory=set)  # visit ids in the way
@@ -250,7 +250,7 @@ class Explainer:
         for c in f.allowed:
             spans = self._available_starts(c, client, f.duration, lo, hi)
             if not spans:
-                f.unavailable.append(self._availability_text(c, lo, hi))
+                f.unavailable.append(c)
                 continue
             f.available.append(c)
             spans, blockers = self._free_starts(c, client, f.duration, spans)
@@ -403,8 +403,11 @@ class Explainer:
             return [f"{self._needs(visit, lo, hi, f)}; {n_skilled} carer(s) hold it, none can be sent:",
                     *f.rule_reasons]
         if stages[depth] == "available":
+            hours = [self._availability_text(c, lo, hi) for c in f.unavailable[:MAX_NAMES]]
+            more = len(f.unavailable) - len(hours)
             return [f"no carer with {skill} is available on {when} ({len(f.allowed)} "
-                    f"{'holds' if len(f.allowed) == 1 else 'hold'} it: {names(f.unavailable)})",
+                    f"{'holds' if len(f.allowed) == 1 else 'hold'} it: "
+                    f"{', '.join(hours) + f' and {more} more' if more else names(hours)})",
                     *f.rule_reasons]
         if stages[depth] == "free":
             n = len(f.available)

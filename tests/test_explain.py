@@ -212,3 +212,14 @@ def test_the_solver_puts_explanations_in_the_rota() -> None:
     reasons = {u.visit: u.reasons for u in rota.unassigned}
     assert list(reasons) == ["dai-am"]
     assert "no carer holds skill 'hoist'" in reasons["dai-am"][0]
+
+
+def test_long_lists_of_carers_are_capped_with_a_count() -> None:
+    """Eight skilled carers all off: five are named, the rest counted, so the reason stays short."""
+    off = [(f"{MON}T07:00", f"{MON}T14:00")]
+    p = week([carer(f"c{i}", ["personal_care", "medication"], off) for i in range(8)],
+             [visit("dai-am", f"{TUE}T07:30", f"{TUE}T08:00", ["medication"])])
+    out = text(explain_unassigned(p, [], "dai-am"))
+    assert "8 hold it" in out
+    assert "c4 is off that day and 3 more" in out
+    assert "c5" not in out
