@@ -285,6 +285,7 @@ class Solver:
     def solve_exact(self, st: _State, time_limit: float) -> _State:
         scope = Scope(set(self.all_carer_days), set(range(len(self.problem.visits))))
         ctx = self._build(st, scope)
+        self._complete_hint(ctx)  # the constructed rota, as a complete first solution
         solver = self._params(time_limit)
         callback = _ExactProgress(self, ctx) if self.progress else None
         t = time.monotonic()
