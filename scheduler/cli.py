@@ -8,10 +8,12 @@ Exit codes: 0 success (``check``: the rota is valid), 1 ``check`` found violatio
 2 unreadable or invalid input (the errors go to stderr, one ``field: reason`` a line,
 never a traceback).
 
-Adding a command (``serve`` and ``demo`` belong to the API engineer): write a plain function
-with typed parameters in this module, decorated ``@app.command()``, and import what it needs
-inside the function so ``carerota solve`` does not pay for the web stack. Keep the logic in
-its own package (``api/``) and only the argument parsing here.
+    carerota serve | demo   (the web service; defined in ``api/commands.py``)
+
+Adding a command: a plain function with typed parameters, registered with ``app.command()``,
+importing what it needs inside its body so ``carerota solve`` does not pay for the web stack.
+``serve`` and ``demo`` live in ``api/commands.py`` and are registered at the end of this
+module, unconditionally: a broken import there fails loudly instead of hiding the commands.
 """
 
 from __future__ import annotations
@@ -306,10 +308,8 @@ def example(
                  f"{len(problem['clients'])} clients")
 
 
-# `carerota serve` and `carerota demo` are added below by the API engineer, as plain
-# `@app.command()` functions that import from `api/` inside their bodies.
-
-
+# `carerota serve` and `carerota demo`: plain functions in api/commands.py (heavy imports inside
+# their bodies), registered here without a try/except so an error there is never hidden.
 from api.commands import register as _register_api_commands  # noqa: E402, I001
 _register_api_commands(app)
 
