@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi import Depends, HTTPException, Path, Request, Security, status
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from api.models import ROLES, Member, role_of
+from api.models import MAX_ID, ROLES, Member, role_of
 from api.security import decode_token
 from api.settings import Settings
 
@@ -37,6 +37,7 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 

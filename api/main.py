@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.db import engine_for
 from api.errors import ServiceError
+from api.models import ERROR_RESPONSES
 from api.ratelimit import RateLimits
 from api.routes import auth, clients, me, members, rotas, visits
 from api.security import configure_hasher
@@ -133,7 +134,7 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
         return JSONResponse({"detail": "the request conflicts with existing data"}, status_code=409)
 
     for module in (auth, members, clients, rotas, visits, me):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:

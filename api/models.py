@@ -13,15 +13,22 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import ConfigDict, NaiveDatetime, field_validator, model_validator
+from pydantic import ConfigDict, NaiveDatetime, StringConstraints, field_validator, model_validator
 from sqlmodel import Column, Field, SQLModel
 
 ROLES = ("coordinator", "staff", "volunteer", "client", "family")
 CARER_ROLES = ("staff", "volunteer")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+HHMM_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
+_HHMM = re.compile(HHMM_PATTERN)
+Weekday = Annotated[int, Field(ge=0, le=6)]
+HHMM = Annotated[str, StringConstraints(pattern=HHMM_PATTERN)]
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+#: database ids are 32-bit on PostgreSQL: larger numbers are refused as invalid, not crashed on
+MAX_ID = 2_147_483_647
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 def utcnow() -> NaiveDatetime:
@@ -104,12 +111,12 @@ class CoopPublic(CoopBase):
 
 
 class CoopUpdate(Forbid):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    weekly_solve_enabled: bool | None = None
+    name: str = Field(default=None, min_length=1, max_length=200)
+    weekly_solve_enabled: bool = Field(default=None)
 
 
 class CoordinatorSignup(Forbid):
-    email: str = Field(min_length=3, max_length=254, regex=r"^[^@\s]+@[^@\s]+$")
+    email: Annotated[str, StringConstraints(pattern=EMAIL_PATTERN, min_length=3, max_length=254)]
     full_name: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=8, max_length=200)
 
@@ -121,7 +128,7 @@ class CoopCreate(Forbid):
 
 # ----------------------------------------------------------------------------- members
 class MemberBase(SQLModel):
-    email: str = Field(min_length=3, max_length=254, regex=r"^[^@\s]+@[^@\s]+$")
+    email: Annotated[str, StringConstraints(pattern=EMAIL_PATTERN, min_length=3, max_length=254)]
     full_name: str = Field(min_length=1, max_length=200)
     role: Role
     gender: str | None = Field(default=None, max_length=40)
@@ -147,7 +154,7 @@ class Member(MemberBase, table=True):
 
 class MemberCreate(Forbid, MemberBase):
     password: str = Field(min_length=8, max_length=200)
-    client_id: int | None = None
+    client_id: Id | None = None
 
     @model_validator(mode="after")
     def _contract_staff_only(self) -> MemberCreate:
@@ -159,16 +166,16 @@ class MemberCreate(Forbid, MemberBase):
 
 
 class MemberUpdate(Forbid):
-    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    full_name: str = Field(default=None, min_length=1, max_length=200)
     gender: str | None = Field(default=None, max_length=40)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     speed_kmh: float | None = Field(default=None, gt=0, le=200)
-    max_minutes_per_day: int | None = Field(default=None, ge=0, le=1440)
-    max_minutes_per_week: int | None = Field(default=None, ge=0, le=10080)
+    max_minutes_per_day: int = Field(default=None, ge=0, le=1440)
+    max_minutes_per_week: int = Field(default=None, ge=0, le=10080)
     contracted_minutes: int | None = Field(default=None, ge=0, le=10080)
-    hourly_cost: float | None = Field(default=None, ge=0, le=10000)
-    password: str | None = Field(default=None, min_length=8, max_length=200)
+    hourly_cost: float = Field(default=None, ge=0, le=10000)
+    password: str = Field(default=None, min_length=8, max_length=200)
 
 
 class MemberPublic(MemberBase):
@@ -180,7 +187,7 @@ class MemberPublic(MemberBase):
 
 # ----------------------------------------------------------------------------- skills
 class SkillBase(SQLModel):
-    name: str = Field(min_length=1, max_length=60, regex=r"^[A-Za-z0-9_\-]+$")
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]+$", min_length=1, max_length=60)]
     #: the first day on which the skill is no longer held (None: never expires)
     expires_on: dt.date | None = None
 
@@ -202,8 +209,8 @@ class SkillPublic(SkillBase):
 # ----------------------------------------------------------------------------- availability
 class AvailabilityBase(SQLModel):
     weekday: int = Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")
-    start: str = Field(description="'HH:MM'")
-    end: str = Field(description="'HH:MM', after start; '24:00' is not allowed, use 23:59")
+    start: HHMM = Field(description="'HH:MM'")
+    end: HHMM = Field(description="'HH:MM', after start; '24:00' is not allowed, use 23:59")
 
 
 class Availability(AvailabilityBase, table=True):
@@ -275,12 +282,12 @@ class ClientCreate(Forbid, ClientBase):
 
 
 class ClientUpdate(Forbid):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    name: str = Field(default=None, min_length=1, max_length=200)
+    lat: float = Field(default=None, ge=-90, le=90)
+    lon: float = Field(default=None, ge=-180, le=180)
     address: str | None = Field(default=None, max_length=500)
     gender_preference: str | None = Field(default=None, max_length=40)
-    is_active: bool | None = None
+    is_active: bool = Field(default=None)
 
 
 class ClientPublic(ClientBase):
@@ -302,8 +309,8 @@ class ClientCarer(SQLModel, table=True):
 
 
 class ClientPreferences(Forbid):
-    preferred_carers: list[int] = Field(default_factory=list, max_length=200)
-    excluded_carers: list[int] = Field(default_factory=list, max_length=200)
+    preferred_carers: list[Id] = Field(default_factory=list, max_length=200)
+    excluded_carers: list[Id] = Field(default_factory=list, max_length=200)
 
 
 class ClientShare(SQLModel, table=True):
@@ -316,7 +323,7 @@ class ClientShare(SQLModel, table=True):
 
 
 class ShareCreate(Forbid):
-    member_id: int
+    member_id: Id
 
 
 class SharePublic(SQLModel):
@@ -368,9 +375,9 @@ def _check_template(days: list[int] | None, es: str | None, ls: str | None, dura
 
 class VisitTemplateCreate(Forbid):
     label: str = Field(min_length=1, max_length=100)
-    days: list[int] = Field(min_length=1, max_length=7)
-    earliest_start: str
-    latest_start: str
+    days: list[Weekday] = Field(min_length=1, max_length=7)
+    earliest_start: HHMM
+    latest_start: HHMM
     duration_minutes: int = Field(gt=0, le=1440)
     roles: list[RoleSpec] = Field(default_factory=lambda: [RoleSpec()], min_length=1, max_length=4)
     priority: Priority = Priority.essential
@@ -387,16 +394,16 @@ class VisitTemplateCreate(Forbid):
 
 
 class VisitTemplateUpdate(Forbid):
-    label: str | None = Field(default=None, min_length=1, max_length=100)
-    days: list[int] | None = Field(default=None, min_length=1, max_length=7)
-    earliest_start: str | None = None
-    latest_start: str | None = None
-    duration_minutes: int | None = Field(default=None, gt=0, le=1440)
-    roles: list[RoleSpec] | None = Field(default=None, min_length=1, max_length=4)
-    priority: Priority | None = None
-    volunteer_ok: bool | None = None
-    max_lateness_minutes: int | None = Field(default=None, ge=0, le=720)
-    is_active: bool | None = None
+    label: str = Field(default=None, min_length=1, max_length=100)
+    days: list[Weekday] = Field(default=None, min_length=1, max_length=7)
+    earliest_start: HHMM = Field(default=None)
+    latest_start: HHMM = Field(default=None)
+    duration_minutes: int = Field(default=None, gt=0, le=1440)
+    roles: list[RoleSpec] = Field(default=None, min_length=1, max_length=4)
+    priority: Priority = Field(default=None)
+    volunteer_ok: bool = Field(default=None)
+    max_lateness_minutes: int = Field(default=None, ge=0, le=720)
+    is_active: bool = Field(default=None)
 
     @field_validator("earliest_start", "latest_start")
     @classmethod
@@ -426,8 +433,8 @@ class TemplateDependency(TemplateDependencyBase, table=True):
 
 
 class TemplateDependencyCreate(Forbid):
-    first_id: int
-    then_id: int
+    first_id: Id
+    then_id: Id
     min_gap_minutes: int = Field(default=0, ge=0, le=1440)
     max_gap_minutes: int | None = Field(default=None, ge=0, le=1440)
 
@@ -526,6 +533,23 @@ class VisitCarer(SQLModel, table=True):
 
 
 # ----------------------------------------------------------------------------- API shapes
+class ErrorBody(SQLModel):
+    """Every 4xx: ``detail`` says what is wrong; ``errors`` lists each ``field: reason``
+    (request validation errors keep FastAPI's list form in ``detail``)."""
+
+    detail: str | list[dict[str, Any]]
+    errors: list[str] = []
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text} for code, text in (
+        (400, "bad request"), (401, "not logged in, or the token is invalid or expired"),
+        (403, "the caller's role may not do this"), (404, "unknown id (or another co-op's)"),
+        (409, "conflicts with the current state"), (422, "invalid input: each field and the reason"),
+        (429, "rate limit exceeded"), (503, "the database stayed busy; retry"))
+}
+
+
 class Token(SQLModel):
     access_token: str
     token_type: str = "bearer"
@@ -538,7 +562,7 @@ class RotaRequest(Forbid):
 
 
 class ResolveRequest(Forbid):
-    absent_member_ids: list[int] = Field(default_factory=list, max_length=200)
+    absent_member_ids: list[Id] = Field(default_factory=list, max_length=200)
     time_limit: float | None = Field(default=None, gt=0, le=600)
 
 
@@ -611,7 +635,7 @@ class RotaDetail(RotaPublic):
 
 
 class AssignmentChange(Forbid):
-    carer_ids: list[int] = Field(min_length=1, max_length=4, description="one member id per role")
+    carer_ids: list[Id] = Field(min_length=1, max_length=4, description="one member id per role")
     start: NaiveDatetime
 
 
@@ -633,7 +657,7 @@ class CheckOut(Forbid):
 
 
 class GiftCreate(Forbid):
-    to_member_id: int
+    to_member_id: Id
     minutes: int = Field(gt=0, le=100_000)
     note: str | None = Field(default=None, max_length=500)
 
@@ -641,6 +665,6 @@ class GiftCreate(Forbid):
 class ExchangeCreate(Forbid):
     """A volunteer gave ``minutes`` of help to another member outside the rota."""
 
-    to_member_id: int
+    to_member_id: Id
     minutes: int = Field(gt=0, le=24 * 60)
     note: str | None = Field(default=None, max_length=500)

@@ -4,7 +4,7 @@ import datetime as dt
 
 from fastapi import APIRouter, Depends, Response
 
-from api.deps import Coordinator, CurrentMember, SessionDep
+from api.deps import Coordinator, CurrentMember, PathId, SessionDep
 from api.models import (
     ClientCreate,
     ClientPreferences,
@@ -38,64 +38,65 @@ def create_client(data: ClientCreate, session: SessionDep, member: Coordinator):
 
 
 @router.get("/clients/{client_id}", response_model=ClientPublic, tags=["clients"])
-def read_client(client_id: int, session: SessionDep, member: CurrentMember):
+def read_client(client_id: PathId, session: SessionDep, member: CurrentMember):
     return svc.read_client(session, member, client_id)
 
 
 @router.patch("/clients/{client_id}", response_model=ClientPublic, tags=["clients"])
-def update_client(client_id: int, data: ClientUpdate, session: SessionDep, member: Coordinator):
+def update_client(client_id: PathId, data: ClientUpdate, session: SessionDep, member: Coordinator):
     return svc.update_client(session, member, client_id, data)
 
 
 @router.put("/clients/{client_id}/preferences", response_model=ClientPublic, tags=["clients"])
-def set_preferences(client_id: int, data: ClientPreferences, session: SessionDep, member: Coordinator):
+def set_preferences(client_id: PathId, data: ClientPreferences, session: SessionDep, member: Coordinator):
     """Preferred carers (soft) and excluded carers (never sent), as member ids."""
     return svc.set_preferences(session, member, client_id, data)
 
 
 @router.get("/clients/{client_id}/visits", response_model=list[VisitPublic], tags=["clients"])
-def client_visits(client_id: int, week_start: dt.date, session: SessionDep, member: CurrentMember):
+def client_visits(client_id: PathId, week_start: dt.date, session: SessionDep, member: CurrentMember):
     """The client's visits in the week's published rota."""
     return visits_svc.client_visits(session, member, client_id, week_start)
 
 
 @router.get("/clients/{client_id}/shares", response_model=list[SharePublic], tags=["clients"])
-def list_shares(client_id: int, session: SessionDep, member: CurrentMember):
+def list_shares(client_id: PathId, session: SessionDep, member: CurrentMember):
     return svc.list_shares(session, member, client_id)
 
 
 @router.post("/clients/{client_id}/shares", response_model=SharePublic, status_code=201, tags=["clients"])
-def add_share(client_id: int, data: ShareCreate, session: SessionDep, member: CurrentMember):
+def add_share(client_id: PathId, data: ShareCreate, session: SessionDep, member: CurrentMember):
     """Share the client's visits with a family member (by the client or a coordinator)."""
     return svc.add_share(session, member, client_id, data)
 
 
 @router.delete("/clients/{client_id}/shares/{share_id}", status_code=204, tags=["clients"])
-def remove_share(client_id: int, share_id: int, session: SessionDep, member: CurrentMember):
+def remove_share(client_id: PathId, share_id: PathId, session: SessionDep, member: CurrentMember):
     svc.remove_share(session, member, client_id, share_id)
     return Response(status_code=204)
 
 
 @router.get("/clients/{client_id}/care-plan", response_model=list[VisitTemplatePublic], tags=["care plans"])
-def list_care_plan(client_id: int, session: SessionDep, member: CurrentMember):
+def list_care_plan(client_id: PathId, session: SessionDep, member: CurrentMember):
     return svc.list_templates(session, member, client_id)
 
 
 @router.post("/clients/{client_id}/care-plan", response_model=VisitTemplatePublic, status_code=201,
              tags=["care plans"])
-def add_care_plan_visit(client_id: int, data: VisitTemplateCreate, session: SessionDep, member: Coordinator):
+def add_care_plan_visit(client_id: PathId, data: VisitTemplateCreate, session: SessionDep,
+                        member: Coordinator):
     """A recurring weekly visit: weekdays, start window, duration, roles, priority."""
     return svc.create_template(session, member, client_id, data)
 
 
 @router.patch("/care-plan/{template_id}", response_model=VisitTemplatePublic, tags=["care plans"])
-def update_care_plan_visit(template_id: int, data: VisitTemplateUpdate, session: SessionDep,
+def update_care_plan_visit(template_id: PathId, data: VisitTemplateUpdate, session: SessionDep,
                            member: Coordinator):
     return svc.update_template(session, member, template_id, data)
 
 
 @router.delete("/care-plan/{template_id}", response_model=VisitTemplatePublic, tags=["care plans"])
-def deactivate_care_plan_visit(template_id: int, session: SessionDep, member: Coordinator):
+def deactivate_care_plan_visit(template_id: PathId, session: SessionDep, member: Coordinator):
     """Deactivate (past rotas keep referring to it)."""
     return svc.deactivate_template(session, member, template_id)
 
@@ -113,6 +114,6 @@ def create_dependency(data: TemplateDependencyCreate, session: SessionDep, membe
 
 
 @router.delete("/care-plan-dependencies/{dependency_id}", status_code=204, tags=["care plans"])
-def delete_dependency(dependency_id: int, session: SessionDep, member: Coordinator):
+def delete_dependency(dependency_id: PathId, session: SessionDep, member: Coordinator):
     svc.delete_dependency(session, member, dependency_id)
     return Response(status_code=204)

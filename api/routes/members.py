@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
-from api.deps import Coordinator, CurrentMember, SessionDep
+from api.deps import Coordinator, CurrentMember, PathId, SessionDep
 from api.models import (
     AvailabilityCreate,
     AvailabilityPublic,
@@ -45,67 +45,67 @@ def create_member(data: MemberCreate, session: SessionDep, member: Coordinator):
 
 
 @router.get("/members/{member_id}", response_model=MemberPublic, tags=["members"])
-def read_member(member_id: int, session: SessionDep, member: CurrentMember):
+def read_member(member_id: PathId, session: SessionDep, member: CurrentMember):
     return svc.read_member(session, member, member_id)
 
 
 @router.patch("/members/{member_id}", response_model=MemberPublic, tags=["members"])
-def update_member(member_id: int, data: MemberUpdate, session: SessionDep, member: Coordinator):
+def update_member(member_id: PathId, data: MemberUpdate, session: SessionDep, member: Coordinator):
     return svc.update_member(session, member, member_id, data)
 
 
 @router.delete("/members/{member_id}", response_model=MemberPublic, tags=["members"])
-def deactivate_member(member_id: int, session: SessionDep, member: Coordinator):
+def deactivate_member(member_id: PathId, session: SessionDep, member: Coordinator):
     """Deactivate (members are never deleted: rotas and the time bank refer to them)."""
     return svc.deactivate_member(session, member, member_id)
 
 
 @router.get("/members/{member_id}/skills", response_model=list[SkillPublic], tags=["members"])
-def list_skills(member_id: int, session: SessionDep, member: CurrentMember):
+def list_skills(member_id: PathId, session: SessionDep, member: CurrentMember):
     return svc.list_skills(session, member, member_id)
 
 
 @router.post("/members/{member_id}/skills", response_model=SkillPublic, status_code=201, tags=["members"])
-def add_skill(member_id: int, data: SkillCreate, session: SessionDep, member: Coordinator):
+def add_skill(member_id: PathId, data: SkillCreate, session: SessionDep, member: Coordinator):
     return svc.add_skill(session, member, member_id, data)
 
 
 @router.delete("/members/{member_id}/skills/{skill_id}", status_code=204, tags=["members"])
-def remove_skill(member_id: int, skill_id: int, session: SessionDep, member: Coordinator):
+def remove_skill(member_id: PathId, skill_id: PathId, session: SessionDep, member: Coordinator):
     svc.remove_skill(session, member, member_id, skill_id)
     return Response(status_code=204)
 
 
 @router.get("/members/{member_id}/availability", response_model=list[AvailabilityPublic], tags=["members"])
-def list_availability(member_id: int, session: SessionDep, member: CurrentMember):
+def list_availability(member_id: PathId, session: SessionDep, member: CurrentMember):
     return svc.list_availability(session, member, member_id)
 
 
 @router.post("/members/{member_id}/availability", response_model=AvailabilityPublic, status_code=201,
              tags=["members"])
-def add_availability(member_id: int, data: AvailabilityCreate, session: SessionDep, member: Coordinator):
+def add_availability(member_id: PathId, data: AvailabilityCreate, session: SessionDep, member: Coordinator):
     """A recurring weekly availability window."""
     return svc.add_availability(session, member, member_id, data)
 
 
 @router.delete("/members/{member_id}/availability/{item_id}", status_code=204, tags=["members"])
-def remove_availability(member_id: int, item_id: int, session: SessionDep, member: Coordinator):
+def remove_availability(member_id: PathId, item_id: PathId, session: SessionDep, member: Coordinator):
     svc.remove_availability(session, member, member_id, item_id)
     return Response(status_code=204)
 
 
 @router.get("/members/{member_id}/leave", response_model=list[LeavePublic], tags=["members"])
-def list_leave(member_id: int, session: SessionDep, member: CurrentMember):
+def list_leave(member_id: PathId, session: SessionDep, member: CurrentMember):
     return svc.list_leave(session, member, member_id)
 
 
 @router.post("/members/{member_id}/leave", response_model=LeavePublic, status_code=201, tags=["members"])
-def add_leave(member_id: int, data: LeaveCreate, session: SessionDep, member: Coordinator):
+def add_leave(member_id: PathId, data: LeaveCreate, session: SessionDep, member: Coordinator):
     """Leave (``kind: leave``, unavailable) or a one-off extra availability (``kind: extra``)."""
     return svc.add_leave(session, member, member_id, data)
 
 
 @router.delete("/members/{member_id}/leave/{item_id}", status_code=204, tags=["members"])
-def remove_leave(member_id: int, item_id: int, session: SessionDep, member: Coordinator):
+def remove_leave(member_id: PathId, item_id: PathId, session: SessionDep, member: Coordinator):
     svc.remove_leave(session, member, member_id, item_id)
     return Response(status_code=204)

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
 
-from api.deps import Coordinator, SessionDep, SettingsDep, get_now, get_pool
+from api.deps import Coordinator, PathId, SessionDep, SettingsDep, get_now, get_pool
 from api.models import (
     AssignmentChange,
     ResolveRequest,
@@ -41,30 +41,30 @@ def list_rotas(session: SessionDep, member: Coordinator, week_start: dt.date | N
 
 
 @router.get("/rotas/{rota_id}", response_model=RotaDetail, tags=["rotas"])
-def read_rota(rota_id: int, session: SessionDep, member: Coordinator):
+def read_rota(rota_id: PathId, session: SessionDep, member: Coordinator):
     return svc.get_rota(session, member, rota_id)
 
 
 @router.get("/rotas/{rota_id}/file", tags=["rotas"])
-def read_rota_file(rota_id: int, session: SessionDep, member: Coordinator) -> dict[str, Any]:
+def read_rota_file(rota_id: PathId, session: SessionDep, member: Coordinator) -> dict[str, Any]:
     """The version's rota file (``carerota.rota/1``)."""
     return svc.rota_file(session, member, rota_id)
 
 
 @router.get("/rotas/{rota_id}/problem", tags=["rotas"])
-def read_rota_problem(rota_id: int, session: SessionDep, member: Coordinator) -> dict[str, Any]:
+def read_rota_problem(rota_id: PathId, session: SessionDep, member: Coordinator) -> dict[str, Any]:
     """The problem file this version was solved from (``carerota.problem/1``)."""
     return svc.rota_problem(session, member, rota_id)
 
 
 @router.post("/rotas/{rota_id}/publish", response_model=RotaPublic, tags=["rotas"])
-def publish_rota(rota_id: int, session: SessionDep, member: Coordinator):
+def publish_rota(rota_id: PathId, session: SessionDep, member: Coordinator):
     """Publish a draft; the week's previously published version becomes superseded."""
     return svc.publish(session, member, rota_id)
 
 
 @router.put("/rotas/{rota_id}/visits/{visit_id}/assignment", response_model=VisitPublic, tags=["rotas"])
-def change_assignment(rota_id: int, visit_id: int, data: AssignmentChange, session: SessionDep,
+def change_assignment(rota_id: PathId, visit_id: PathId, data: AssignmentChange, session: SessionDep,
                       member: Coordinator):
     """Assign a visit by hand. The checker validates the whole rota; a 422 names every rule the
     change would break. Editing a published rota makes a new published version."""
@@ -72,12 +72,12 @@ def change_assignment(rota_id: int, visit_id: int, data: AssignmentChange, sessi
 
 
 @router.post("/rotas/{rota_id}/visits/{visit_id}/unassign", response_model=VisitPublic, tags=["rotas"])
-def unassign(rota_id: int, visit_id: int, data: Unassign, session: SessionDep, member: Coordinator):
+def unassign(rota_id: PathId, visit_id: PathId, data: Unassign, session: SessionDep, member: Coordinator):
     return svc.change_assignment(session, member, rota_id, visit_id, None, data.reason)
 
 
 @router.post("/rotas/{rota_id}/resolve", response_model=RunAccepted, status_code=202, tags=["rotas"])
-def resolve_rota(rota_id: int, data: ResolveRequest, session: SessionDep, member: Coordinator, pool: Pool,
+def resolve_rota(rota_id: PathId, data: ResolveRequest, session: SessionDep, member: Coordinator, pool: Pool,
                  settings: SettingsDep, now: Now):
     """Re-solve the week after an absence with minimal disruption: past and completed visits and
     published visits whose carers can still make them are pinned."""
@@ -90,7 +90,7 @@ def list_runs(session: SessionDep, member: Coordinator, week_start: dt.date | No
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic, tags=["rotas"])
-def read_run(run_id: int, session: SessionDep, member: Coordinator):
+def read_run(run_id: PathId, session: SessionDep, member: Coordinator):
     """Status (queued, running, succeeded, failed), live objective and gap, and the unassigned
     visits of the result with their reasons."""
     return runs_svc.get_run(session, member, run_id)

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends
 
-from api.deps import CurrentMember, SessionDep, get_ledger, get_now
+from api.deps import CurrentMember, PathId, SessionDep, get_ledger, get_now
 from api.models import CheckOut, VisitPublic
 from api.ratelimit import limit_writes
 from api.services import visits as svc
@@ -16,12 +16,12 @@ Now = Annotated[dt.datetime, Depends(get_now)]
 
 
 @router.get("/visits/{visit_id}", response_model=VisitPublic)
-def read_visit(visit_id: int, session: SessionDep, member: CurrentMember):
+def read_visit(visit_id: PathId, session: SessionDep, member: CurrentMember):
     return svc.get_visit(session, member, visit_id)
 
 
 @router.post("/visits/{visit_id}/complete", response_model=VisitPublic)
-def complete_visit(visit_id: int, session: SessionDep, member: CurrentMember, ledger: Ledger, now: Now,
+def complete_visit(visit_id: PathId, session: SessionDep, member: CurrentMember, ledger: Ledger, now: Now,
                    data: Annotated[CheckOut | None, Body()] = None):
     """Check out: the visit is completed (actual times default to the planned ones) and its
     volunteers are credited in the time bank, once however often this is called."""
@@ -29,10 +29,10 @@ def complete_visit(visit_id: int, session: SessionDep, member: CurrentMember, le
 
 
 @router.post("/visits/{visit_id}/missed", response_model=VisitPublic)
-def mark_missed(visit_id: int, session: SessionDep, member: CurrentMember):
+def mark_missed(visit_id: PathId, session: SessionDep, member: CurrentMember):
     return svc.mark_visit(session, member, visit_id, "missed")
 
 
 @router.post("/visits/{visit_id}/cancel", response_model=VisitPublic)
-def cancel_visit(visit_id: int, session: SessionDep, member: CurrentMember):
+def cancel_visit(visit_id: PathId, session: SessionDep, member: CurrentMember):
     return svc.mark_visit(session, member, visit_id, "cancelled")

@@ -156,7 +156,8 @@ def _carer(session: Session, actor: Member, member_id: int, write: bool) -> Memb
     if write:
         require_coordinator(actor)
     if role_of(member) not in ("staff", "volunteer"):
-        raise Invalid(f"member_id: member {member_id} is not a carer (staff or volunteer)")
+        raise NotFound(f"member {member_id} is not a carer (staff or volunteer): no skills, "
+                       "availability or leave")
     return member
 
 
