@@ -27,7 +27,8 @@ BODIES: dict[tuple[str, str], object] = {
     ("POST", "/members/{member_id}/availability"): {"weekday": 0, "start": "01:00", "end": "02:00"},
     ("DELETE", "/members/{member_id}/availability/{item_id}"): None,
     ("GET", "/members/{member_id}/leave"): None,
-    ("POST", "/members/{member_id}/leave"): {"kind": "leave", "start": f"{WEEK}T00:00", "end": f"{WEEK}T23:00"},
+    ("POST", "/members/{member_id}/leave"): {"kind": "leave", "start": f"{WEEK}T00:00",
+                                             "end": f"{WEEK}T23:00"},
     ("DELETE", "/members/{member_id}/leave/{item_id}"): None,
     ("GET", "/clients/{client_id}"): None,
     ("PATCH", "/clients/{client_id}"): {"name": "hijacked"},
@@ -112,13 +113,14 @@ def test_no_role_of_another_coop_or_another_member_reads_or_writes_what_is_not_t
 
     callers = {f"other-coop {role}": b.tokens[role] for role in b.tokens}
     # members of the same co-op who are neither the object's owner nor entitled to it
-    callers.update({f"same-coop {role}": a.tokens[role] for role in ("staff2", "volunteer", "client", "family")})
+    callers.update({f"same-coop {role}": a.tokens[role]
+                    for role in ("staff2", "volunteer", "client", "family")})
     before = _snapshot(client, a, ids)
     leaks = []
     for method, path in calls:
         values = dict(ids)
         values["item_id"] = leave_id if path.endswith("/leave/{item_id}") else avail_id
-        url = re.sub(r"{(\w+)}", lambda m: str(values[m.group(1)]), path)
+        url = re.sub(r"{(\w+)}", lambda m, v=values: str(v[m.group(1)]), path)
         for who, token in callers.items():
             body = BODIES[(method, path)]
             if body == "attacker":
@@ -138,7 +140,7 @@ def test_no_role_of_another_coop_or_another_member_reads_or_writes_what_is_not_t
 
 def test_the_owner_and_entitled_members_do_get_their_data(client, world):
     """The matrix is not vacuous: the same ids work for those entitled to them."""
-    a, _b, ids, _avail, _leave, visit = world
+    a, _b, ids, _avail, _leave, _visit = world
     staff = a.tokens["staff"]
     assert client.get(f"/members/{ids['member_id']}", headers=auth(staff)).status_code == 200
     assert client.get(f"/members/{ids['member_id']}/skills", headers=auth(staff)).status_code == 200

@@ -140,7 +140,8 @@ def test_auto_confirmation_credits_each_finished_visit_once(jobs_app):
     vol_visits = [v for v in rota["visits"] if vol in v["carer_ids"] and v["status"] == "planned"]
     assert vol_visits
     # one visit checked out by hand first: auto-confirmation must not credit it again
-    assert client.post(f"/visits/{vol_visits[0]['id']}/complete", headers=coop.h("volunteer")).status_code == 200
+    r = client.post(f"/visits/{vol_visits[0]['id']}/complete", headers=coop.h("volunteer"))
+    assert r.status_code == 200
     jobs.set_context(jobs.JobContext(settings=app.state.settings, engine=app.state.engine,
                                      pool=app.state.pool, ledger=app.state.ledger, clock=app.state.clock))
     try:
