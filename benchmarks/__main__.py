@@ -46,9 +46,11 @@ def _add_mankowska(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--time-limit", type=float, default=None,
                     help="seconds per instance (default by class: A 10, B-C 60, D-G 120)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--scale", type=int, default=1, help="engine minutes per instance time unit")
-    ap.add_argument("--rounding", choices=("up", "nearest", "down"), default="up",
-                    help="how fractional distances become whole minutes (see README)")
+    ap.add_argument("--scale", type=int, default=None,
+                    help="engine minutes per instance time unit (default: portfolio of 1 and 2)")
+    ap.add_argument("--rounding", choices=("auto", "up", "nearest", "down"), default="auto",
+                    help="how fractional distances become whole minutes (see README; auto: down, "
+                         "then up and nearest with the time a proven-optimal solve leaves)")
 
 
 def _add_synthetic(ap: argparse.ArgumentParser) -> None:
