@@ -190,7 +190,7 @@ class Constructor:
             if after and after[0].start - last_end < rest:
                 return None
         travel_delta = between + home
-        cost = travel_delta * w["travel"]
+        cost: float = travel_delta * w["travel"]
         cost += max(0, start - visit.latest_start) * w["lateness"]
         client = p.client_by_id[visit.client]
         known = self.client_carers.get(client.id, set())

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 from ortools.sat.python import cp_model
 
@@ -24,7 +25,7 @@ from scheduler.candidates import Option
 from scheduler.problem import Problem
 
 Entity = tuple  # ("visit", vi) | ("carerday", ci, d) | ("carer", ci) | ("client", k) | ("week",)
-LinExpr = cp_model.LinearExprT
+LinExpr = Any  # OR-Tools expression types do not mix cleanly with numpy-typed stubs
 
 
 @dataclass

@@ -10,6 +10,8 @@ consecutive visits of a day, plus home trips when ``home_travel``) costs ``trave
 
 from __future__ import annotations
 
+from typing import Any
+
 from ortools.sat.python import cp_model
 
 from scheduler.model.context import ModelContext
@@ -28,7 +30,7 @@ def add_routing(ctx: ModelContext) -> None:
             continue
         works = m.new_bool_var(f"works[{name}]")
         ctx.works[(ci, d)] = works
-        arcs: list[tuple[int, int, cp_model.IntVar]] = [(0, 0, ~works)]
+        arcs: list[tuple[int, int, Any]] = [(0, 0, ~works)]
         travel_terms: list[tuple[cp_model.IntVar, int]] = []  # between visits
         home_terms: list[tuple[cp_model.IntVar, int]] = []    # from and to home
         node = {vi: k + 1 for k, vi in enumerate(visits)}
@@ -100,7 +102,8 @@ def add_midnight_travel(ctx: ModelContext) -> None:
         if not today:
             continue
         if (ci, d + 1) in ctx.scope.carer_days:
-            tomorrow = [(wj, None) for wj in ctx.visits_of_carer_day.get((ci, d + 1), [])]
+            tomorrow: list[tuple[int, int | None]] = [
+                (wj, None) for wj in ctx.visits_of_carer_day.get((ci, d + 1), [])]
         elif (ci, d + 1) in ctx.fixed.day_first:
             tomorrow = [(ctx.fixed.day_first[(ci, d + 1)], ctx.fixed.day_span[(ci, d + 1)][0])]
         else:
