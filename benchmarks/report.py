@@ -35,6 +35,7 @@ COMPARISON_COLUMNS = [
     ("valid", "valid"), ("covered", "covered"), ("coverage_essential", "cov. ess."),
     ("travel_minutes", "travel min"), ("travel_per_visit", "travel/visit"),
     ("distinct_carers_per_client", "carers/client"), ("lateness_minutes", "late min"),
+    ("objective", "objective"),
 ]
 
 

@@ -155,7 +155,8 @@ def _ratios(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
             return None
         return round(x / y, 3)
 
-    return {"covered": ratio("covered"), "coverage_essential": ratio("coverage_essential"),
+    return {"objective": ratio("objective"), "covered": ratio("covered"),
+            "coverage_essential": ratio("coverage_essential"),
             "travel_minutes": ratio("travel_minutes"), "travel_per_visit": ratio("travel_per_visit"),
             "distinct_carers_per_client": ratio("distinct_carers_per_client"),
             "lateness_minutes": ratio("lateness_minutes")}
