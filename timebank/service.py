@@ -419,33 +419,9 @@ class Ledger:
         the winner here. Only the balance check and the writes happen under the account locks, so
         the locks are held for as few statements as possible.
         """
-        existing = conn.execute(
-            sa.select(txn_t).where(txn_t.c.coop_id == p.coop_id, txn_t.c.idempotency_key == p.idempotency_key)
-        ).first()
-        if existing is not None:
-            if existing.request_hash == request_hash:
-                return self._load_transaction(conn, existing).model_copy(update={"replayed": True})
-            msg = (
-                on_conflict(existing)
-                if on_conflict
-                else (
-                    f"idempotency_key: {p.idempotency_key!r} was already used for a different request "
-                    f"(transaction {existing.id}, {existing.kind})"
-                )
-            )
-            raise IdempotencyConflict(msg)
-
-        if p.reverses_id is not None:
-            original = conn.execute(sa.select(txn_t).where(txn_t.c.id == p.reverses_id)).first()
-            if original is None or original.coop_id != p.coop_id:
-                raise TransactionNotFound(
-                    f"reverses_id: no transaction {p.reverses_id} in co-op {p.coop_id!r}"
-                )
-            prior = conn.execute(sa.select(txn_t.c.id).where(txn_t.c.reverses_id == p.reverses_id)).first()
-            if prior is not None:
-                raise AlreadyReversed(
-                    f"reverses_id: transaction {p.reverses_id} was already reversed by transaction {prior.id}"
-                )
+        replay = self._precheck(conn, p, request_hash, on_conflict)
+        if replay is not None:
+            return replay
         limits = self._limits(conn, p.coop_id)
 
         ids = sorted({leg.account_id for leg in p.legs})
@@ -474,32 +450,15 @@ class Ledger:
                 f"that co-op's accounts ({desc})"
             )
 
-        new_balance: dict[int, int] = {}
-        for leg in p.legs:
-            r = by_id[leg.account_id]
-            lim = limits.get(AccountKind(r.kind), Limits(None, None))
-            new = r.balance + leg.minutes
-            if leg.minutes < 0 and lim.floor is not None and new < lim.floor:
-                raise InsufficientBalance(
-                    f"legs.minutes: account {r.id} ({r.kind}) has {r.balance} minutes; debiting "
-                    f"{-leg.minutes} would leave {new}, below its floor of {lim.floor}",
-                    account_id=r.id,
-                    balance=r.balance,
-                    new_balance=new,
-                    limit=lim.floor,
-                    which="floor",
-                )
-            if leg.minutes > 0 and lim.cap is not None and new > lim.cap:
-                raise LimitExceeded(
-                    f"legs.minutes: account {r.id} ({r.kind}) has {r.balance} minutes; crediting "
-                    f"{leg.minutes} would make {new}, above its cap of {lim.cap}",
-                    account_id=r.id,
-                    balance=r.balance,
-                    new_balance=new,
-                    limit=lim.cap,
-                    which="cap",
-                )
-            new_balance[r.id] = new
+        try:
+            new_balance = self._check_limits(p, by_id, limits)
+        except LimitExceeded:
+            # While this writer waited for the locks another one may have committed the same key
+            # or reversed the same transaction: report that rather than the limit.
+            replay = self._precheck(conn, p, request_hash, on_conflict)
+            if replay is not None:
+                return replay
+            raise
 
         # posted_at never goes backwards on an account, so entry order by id == order by posted_at
         now = _utcnow()
@@ -559,6 +518,76 @@ class Ledger:
             idempotency_key=p.idempotency_key,
             legs=[LegPublic(account_id=leg.account_id, minutes=leg.minutes) for leg in p.legs],
         )
+
+    def _precheck(
+        self,
+        conn: Connection,
+        p: ProposedTransaction,
+        request_hash: str,
+        on_conflict: Callable[[Any], str] | None,
+    ) -> LedgerTransactionPublic | None:
+        """Idempotency and reversal checks: the replayed original, None to go on, or an error."""
+        existing = conn.execute(
+            sa.select(txn_t).where(txn_t.c.coop_id == p.coop_id, txn_t.c.idempotency_key == p.idempotency_key)
+        ).first()
+        if existing is not None:
+            if existing.request_hash == request_hash:
+                return self._load_transaction(conn, existing).model_copy(update={"replayed": True})
+            msg = (
+                on_conflict(existing)
+                if on_conflict
+                else (
+                    f"idempotency_key: {p.idempotency_key!r} was already used for a different request "
+                    f"(transaction {existing.id}, {existing.kind})"
+                )
+            )
+            raise IdempotencyConflict(msg)
+
+        if p.reverses_id is not None:
+            original = conn.execute(sa.select(txn_t).where(txn_t.c.id == p.reverses_id)).first()
+            if original is None or original.coop_id != p.coop_id:
+                raise TransactionNotFound(
+                    f"reverses_id: no transaction {p.reverses_id} in co-op {p.coop_id!r}"
+                )
+            prior = conn.execute(sa.select(txn_t.c.id).where(txn_t.c.reverses_id == p.reverses_id)).first()
+            if prior is not None:
+                raise AlreadyReversed(
+                    f"reverses_id: transaction {p.reverses_id} was already reversed by transaction {prior.id}"
+                )
+        return None
+
+    @staticmethod
+    def _check_limits(
+        p: ProposedTransaction, by_id: dict[int, Any], limits: Mapping[AccountKind, Limits]
+    ) -> dict[int, int]:
+        """New balance per account, or the first floor / cap a leg would break."""
+        new_balance: dict[int, int] = {}
+        for leg in p.legs:
+            r = by_id[leg.account_id]
+            lim = limits.get(AccountKind(r.kind), Limits(None, None))
+            new = r.balance + leg.minutes
+            if leg.minutes < 0 and lim.floor is not None and new < lim.floor:
+                raise InsufficientBalance(
+                    f"legs.minutes: account {r.id} ({r.kind}) has {r.balance} minutes; debiting "
+                    f"{-leg.minutes} would leave {new}, below its floor of {lim.floor}",
+                    account_id=r.id,
+                    balance=r.balance,
+                    new_balance=new,
+                    limit=lim.floor,
+                    which="floor",
+                )
+            if leg.minutes > 0 and lim.cap is not None and new > lim.cap:
+                raise LimitExceeded(
+                    f"legs.minutes: account {r.id} ({r.kind}) has {r.balance} minutes; crediting "
+                    f"{leg.minutes} would make {new}, above its cap of {lim.cap}",
+                    account_id=r.id,
+                    balance=r.balance,
+                    new_balance=new,
+                    limit=lim.cap,
+                    which="cap",
+                )
+            new_balance[r.id] = new
+        return new_balance
 
     @staticmethod
     def _limits(conn: Connection, coop_id: str) -> dict[AccountKind, Limits]:

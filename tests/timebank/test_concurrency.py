@@ -193,3 +193,57 @@ def test_concurrent_reversals_of_one_transaction_reverse_it_once(ledger: Ledger)
     assert all(isinstance(r, AlreadyReversed) for r in results if isinstance(r, LedgerError))
     assert ledger.balance(a.id) == 300
     assert ledger.balance(b.id) == 0
+
+
+def test_sqlite_writers_on_separate_engines_queue_on_the_database_lock(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Writers that share no Python lock (one engine each, as separate processes would) are
+    serialized by SQLite itself: BEGIN IMMEDIATE + busy_timeout, no lost update, no 'locked' error."""
+    from tests.timebank.conftest import sqlite_ledger_at
+
+    path = tmp_path / "shared.db"
+    ledgers = [sqlite_ledger_at(path) for _ in range(4)]
+    a = funded_member(ledgers[0], "eng", "a", 5_000)
+    b = funded_member(ledgers[0], "eng", "b", 5_000)
+    n = 150
+
+    def worker(w: int) -> int:
+        led = ledgers[w]
+        payer, payee = (a.id, b.id) if w % 2 == 0 else (b.id, a.id)
+        for i in range(n):
+            led.exchange(
+                "eng",
+                payer_id=payer,
+                payee_id=payee,
+                minutes=w + 1,
+                idempotency_key=f"e{w}-{i}",
+                recorded_by="t",
+            )
+        return (w + 1) * n
+
+    results = run_together(4, worker)
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    a_to_b = results[0] + results[2]
+    b_to_a = results[1] + results[3]
+    assert ledgers[0].balance(a.id) == 5_000 - a_to_b + b_to_a
+    assert ledgers[0].balance(b.id) == 5_000 - b_to_a + a_to_b
+    assert count_transactions(ledgers[0], "eng") == 2 + 4 * n
+    assert ledgers[0].reconcile("eng").ok
+    for led in ledgers:
+        led.engine.dispose()
+
+
+def test_racing_retries_of_a_whole_balance_spend_all_get_the_original(ledger: Ledger) -> None:
+    """Retries that waited for the lock while the original spent the balance must be answered
+    with the original (replayed), not with a misleading InsufficientBalance."""
+    coop = "retry-spend"
+    payer = funded_member(ledger, coop, "payer", 90)
+    payee = ledger.open_account(coop, "client", "payee")
+    results = run_together(
+        6,
+        lambda _i: ledger.exchange(
+            coop, payer_id=payer.id, payee_id=payee.id, minutes=90, idempotency_key="pay-all", recorded_by="t"
+        ),
+    )
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    assert len({r.id for r in results}) == 1
+    assert ledger.balance(payer.id) == 0 and ledger.balance(payee.id) == 90
