@@ -365,6 +365,8 @@ class Solver:
                 continue  # double-ups would drag in too much: try the next carer
             carer_days, visits = trial, trial_visits
             taken += 1
+        if len(visits) > 3 * limit:
+            return None  # a chain of double-ups: too big a move, draw another seed
         chosen = {ci for ci, _ in carer_days}
         extra = [vi for vi in unassigned if self.day_of_visit[vi] in days
                  and self.candidates[vi] & chosen]
