@@ -145,7 +145,7 @@ class Member(MemberBase, table=True):
     __table_args__ = (sa.UniqueConstraint("email", name="uq_member_email"),)
     id: int | None = Field(default=None, primary_key=True)
     coop_id: int = Field(foreign_key="coop.id", index=True)
-    role: Role = Field(sa_column=Column(sa.String(20), nullable=False))
+    role: str = Field(sa_column=Column(sa.String(20), nullable=False))
     hashed_password: str
     is_active: bool = True
     client_id: int | None = Field(default=None, foreign_key="client.id")
@@ -244,7 +244,7 @@ class LeaveBase(SQLModel):
 class Leave(LeaveBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="member.id", index=True)
-    kind: LeaveKind = Field(sa_column=Column(sa.String(10), nullable=False))
+    kind: str = Field(sa_column=Column(sa.String(10), nullable=False))
 
 
 class LeaveCreate(Forbid, LeaveBase):
@@ -356,7 +356,7 @@ class VisitTemplate(VisitTemplateBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     coop_id: int = Field(foreign_key="coop.id", index=True)
     client_id: int = Field(foreign_key="client.id", index=True)
-    priority: Priority = Field(sa_column=Column(sa.String(10), nullable=False))
+    priority: str = Field(sa_column=Column(sa.String(10), nullable=False))
     is_active: bool = True
 
 
