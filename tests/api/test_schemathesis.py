@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.api.conftest import build_coop
 
-EXAMPLES = 8
+EXAMPLES = 15
 RULES_BEYOND_THE_SCHEMA = {
     "POST /members",                                   # lat and lon together; contract for staff only
     "POST /members/{member_id}/availability",          # end after start
