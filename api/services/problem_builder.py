@@ -93,11 +93,13 @@ def skill_held_on(skill: Skill, day: dt.date) -> bool:
 
 def build_problem(session: Session, coop_id: int, week_start: dt.date, history_weeks: int = 4,
                   pins: list[dict[str, Any]] | None = None,
-                  skip_visit_keys: set[str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+                  skip_visit_keys: set[str] | None = None,
+                  absent_from: dict[int, dt.datetime] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The problem dict and the id map for ``week_start`` (a Monday) of co-op ``coop_id``.
 
     ``pins``: ``{"visit": key, "carers": [member ids], "start": datetime | None}``.
     ``skip_visit_keys``: visits left out (cancelled or missed in the rota being re-solved).
+    ``absent_from``: member id → the time from which the carer is absent for the rest of the week.
     Raises :class:`Invalid` naming every reason the week cannot be built.
     """
     check_week_start(week_start)
@@ -149,6 +151,8 @@ def build_problem(session: Session, coop_id: int, week_start: dt.date, history_w
                       if lv.kind == "extra"]
         intervals = _merge(intervals)
         intervals = _subtract(intervals, [(lv.start, lv.end) for lv in leave[m.id] if lv.kind == "leave"])
+        if absent_from and m.id in absent_from:
+            intervals = _subtract(intervals, [(absent_from[m.id], h_end)])
         carer: dict[str, Any] = {
             "id": carer_key(m.id), "name": m.full_name, "kind": role_of(m),
             "skills": sorted(held), "location": {"lat": m.lat, "lon": m.lon},

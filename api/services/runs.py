@@ -104,7 +104,8 @@ def request_resolve(session: Session, pool: Submitter, actor: Member, rota_id: i
         if past or (base.status == RotaStatus.published.value and not absent & set(v.carer_ids)):
             candidates.append({"visit": v.key, "carers": list(v.carer_ids), "start": v.start})
     problem_raw, id_map = build_problem(session, actor.coop_id, base.week_start, settings.history_weeks,
-                                        pins=candidates, skip_visit_keys=skip)
+                                        pins=candidates, skip_visit_keys=skip,
+                                        absent_from={m: now for m in absent})
     problem = problem_from_dict({**problem_raw, "pinned": []})
     keep = []
     for pin in problem_raw["pinned"]:

@@ -16,6 +16,7 @@ def test_requesting_a_rota_returns_202_and_the_worker_stores_a_checked_draft(cli
     run = wait_run(client, coop_a.tokens["coordinator"], r.json()["run_id"])
     assert run["status"] == "succeeded", run
     assert run["objective"] is not None and run["finished_at"] is not None
+    assert run["best_bound"] is not None and run["gap"] is not None and 0 <= run["gap"] <= 1
     problem, rota, _ = assert_rota_checked(client, coop_a, run["rota_id"])
     assert len(problem.visits) == 6            # 3 care plan visits x 2 days
     detail = client.get(f"/rotas/{run['rota_id']}", headers=coop_a.h("coordinator")).json()
@@ -218,3 +219,18 @@ def test_runs_and_rotas_are_for_coordinators_only(client, coop_a):
         r = client.post("/rotas", headers=auth(coop_a.tokens[role]),
                         json={"week_start": FUTURE_MONDAY.isoformat()})
         assert r.status_code == 403
+
+
+def test_resolve_with_an_absent_carer_gives_their_future_visits_to_others(client, coop_a):
+    rota = solved_rota(client, coop_a, FUTURE_MONDAY)
+    h = coop_a.h("coordinator")
+    staff2 = coop_a.members["staff2"]["id"]
+    r = client.post(f"/rotas/{rota['id']}/resolve", headers=h, json={"absent_member_ids": [staff2]})
+    assert r.status_code == 202
+    run = wait_run(client, coop_a.tokens["coordinator"], r.json()["run_id"])
+    assert run["status"] == "succeeded", run
+    problem, new, _ = assert_rota_checked(client, coop_a, run["rota_id"])
+    assert all(f"m{staff2}" not in a.carers for a in new.assignments)
+    assert next(c for c in problem.carers if c.id == f"m{staff2}").availability == ()
+    r = client.post(f"/rotas/{rota['id']}/resolve", headers=h, json={"absent_member_ids": [999999]})
+    assert r.status_code == 422 and "absent_member_ids[0]" in r.json()["detail"]
