@@ -21,6 +21,9 @@ from scheduler.candidates import Option
 from scheduler.model.context import Weights
 from scheduler.problem import Problem
 
+# Filling contracts is worth less to a greedy choice than its weight says: every visit
+# goes to someone, so shortfall shrinks anyway, while a new face for a client stays.
+SHORTFALL_GREED = 0.2
 PRIORITY_RANK = {"essential": 0, "important": 1, "optional": 2}
 
 
@@ -202,7 +205,7 @@ class Constructor:
             cost += w["unfamiliar"]
         if carer.contracted_minutes and not carer.is_volunteer:
             short = max(0, carer.contracted_minutes - self.week_work[ci])
-            cost -= min(short, delta) * w["contract_shortfall"]
+            cost -= min(short, delta) * w["contract_shortfall"] * SHORTFALL_GREED
         cost += delta * self.w.cost_per_minute[ci] / self.w.scale
         return cost
 
