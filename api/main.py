@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from api.db import engine_for
 from api.errors import ServiceError
@@ -132,6 +132,18 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
     async def _integrity(_request: Request, exc: IntegrityError):
         log.warning("integrity error: %s", exc)
         return JSONResponse({"detail": "the request conflicts with existing data"}, status_code=409)
+
+    @app.exception_handler(DataError)
+    async def _data_error(_request: Request, exc: DataError):
+        # e.g. a NUL character or an out-of-range number PostgreSQL cannot store
+        reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+        return JSONResponse({"detail": f"a value cannot be stored: {reason}"}, status_code=422)
+
+    @app.exception_handler(OperationalError)
+    async def _db_unavailable(_request: Request, exc: OperationalError):
+        log.error("database unavailable: %s", exc)
+        return JSONResponse({"detail": "the database is busy or unavailable; retry"}, status_code=503,
+                            headers={"Retry-After": "5"})
 
     for module in (auth, members, clients, rotas, visits, me):
         app.include_router(module.router, responses=ERROR_RESPONSES)

@@ -273,3 +273,12 @@ def test_migrations_build_the_schema_the_models_describe(app):
 
 def _include(obj, name, type_, reflected, compare_to):
     return not (type_ == "table" and (name.startswith("tb_") or name.startswith("apscheduler")))
+
+
+def test_values_the_database_cannot_store_are_a_4xx_not_a_crash(client, coop_a):
+    """PostgreSQL refuses NUL characters in text; that is the caller's input, not a server error."""
+    body = {"name": "A\u0000B", "lat": 51, "lon": -3}
+    r = client.post("/clients", headers=coop_a.h("coordinator"), json=body)
+    assert r.status_code in (201, 422)
+    if r.status_code == 422:
+        assert "cannot be stored" in r.json()["detail"]

@@ -234,3 +234,17 @@ def test_resolve_with_an_absent_carer_gives_their_future_visits_to_others(client
     assert next(c for c in problem.carers if c.id == f"m{staff2}").availability == ()
     r = client.post(f"/rotas/{rota['id']}/resolve", headers=h, json={"absent_member_ids": [999999]})
     assert r.status_code == 422 and "absent_member_ids[0]" in r.json()["detail"]
+
+
+def test_unassigning_by_hand_keeps_the_rota_valid_and_records_the_reason(client, coop_a):
+    rota = solved_rota(client, coop_a, FUTURE_MONDAY, publish=False)
+    h = coop_a.h("coordinator")
+    walk = next(v for v in rota["visits"] if v["label"] == "walk" and v["status"] == "planned")
+    r = client.post(f"/rotas/{rota['id']}/visits/{walk['id']}/unassign", headers=h,
+                    json={"reason": "client in hospital"})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "unassigned" and r.json()["reasons"] == ["client in hospital"]
+    assert r.json()["rota_id"] == rota["id"]          # a draft is edited in place
+    _, file_rota, report = assert_rota_checked(client, coop_a, rota["id"])
+    assert walk["key"] in {u.visit for u in file_rota.unassigned}
+    assert report.breakdown.get("unassigned_optional", 0) > 0
