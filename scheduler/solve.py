@@ -348,10 +348,11 @@ class Solver:
         max_carers = max(2, size // 6)
         carer_days: set[tuple[int, int]] = set()
         days = [day]
-        if rng.random() < 0.35:
+        if rng.random() < (0.5 if seed not in st.assign else 0.3):
             # neighbouring days too: rest between days and weekly continuity need them
+            # (an uncovered morning visit often waits on someone's late evening before)
             days = [d for d in (day - 1, day, day + 1) if 0 <= d < problem.days]
-            max_carers = max(2, max_carers // 2)
+            max_carers = max(3, (2 * max_carers) // 3)
         visits: set[int] = set()
         limit = max(size, 12)
         taken = 0
