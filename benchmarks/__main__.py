@@ -138,7 +138,7 @@ def update_readme(report: Path) -> None:
         return
     rel = report.parent.relative_to(HERE) if report.parent.is_relative_to(HERE) else report.parent
     body = report.read_text(encoding="utf-8").replace("](", f"]({rel}/").replace(f"]({rel}/http", "](http")
-    body = body.replace("# carerota benchmark run", f"### Latest run: `{rel}`", 1)
+    body = body.replace("# carerota benchmark run", f"### Latest run: `{rel}`", 1).replace("\n## ", "\n#### ")
     head, rest = text.split(LATEST_START, 1)
     _, tail = rest.split(LATEST_END, 1)
     README.write_text(f"{head}{LATEST_START}\n{body}\n{LATEST_END}{tail}", encoding="utf-8")

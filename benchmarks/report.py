@@ -6,6 +6,7 @@ import csv
 import os
 import platform
 import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,8 @@ def _cell(v: Any) -> str:
     if isinstance(v, bool):
         return "yes" if v else "NO"
     if isinstance(v, float):
-        return f"{v:.4g}" if abs(v) < 1e-3 or abs(v) >= 1e6 else f"{v:.2f}".rstrip("0").rstrip(".")
+        text = f"{v:.4g}" if abs(v) < 1e-3 or abs(v) >= 1e6 else f"{v:.2f}".rstrip("0").rstrip(".")
+        return "0" if text in ("-0", "-0.0") else text
     return str(v)
 
 
@@ -197,7 +199,8 @@ MANKOWSKA_NOTE = (
 
 def write_report(out_dir: Path, mankowska: list[dict[str, Any]] | None,
                  synthetic: dict[str, Any] | None, title: str = "carerota benchmark run") -> Path:
-    lines = [f"# {title}", "", f"Machine: {machine()}", ""]
+    command = "python -m benchmarks " + " ".join(sys.argv[1:]) if sys.argv[1:] else "(library call)"
+    lines = [f"# {title}", "", f"Machine: {machine()}", "", f"Command: `{command}`", ""]
     if mankowska:
         write_csv(out_dir / "mankowska.csv", mankowska)
         lines += ["## Mankowska et al. (2014) benchmark", "", markdown_table(mankowska, MANKOWSKA_COLUMNS),
