@@ -319,8 +319,44 @@ class Solver:
                         frontier.append(other)
         return visits
 
+    def _client_neighbourhood(self, st: _State, size: int) -> Scope | None:
+        """Every carer-day that touches one client: room to hand the client to fewer faces.
+
+        The client is drawn in proportion to the carers beyond the first they see, so the
+        move goes where continuity is worst.
+        """
+        problem, rng = self.problem, self.rng
+        carers_of: dict[str, set[int]] = defaultdict(set)
+        visits_of: dict[str, list[int]] = defaultdict(list)
+        for vi, (carers, _start) in st.assign.items():
+            client = problem.visits[vi].client
+            carers_of[client].update(carers)
+            visits_of[client].append(vi)
+        weighted = [(k, len(c) - 1) for k, c in carers_of.items() if len(c) > 1]
+        if not weighted:
+            return None
+        client = rng.choices([k for k, _ in weighted], weights=[w for _, w in weighted])[0]
+        days = sorted({self.day_of_visit[vi] for vi in visits_of[client]})
+        rng.shuffle(days)
+        carer_days: set[tuple[int, int]] = set()
+        visits: set[int] = set()
+        limit = int(2.5 * max(size, 12))
+        for d in days:
+            trial = set(carer_days)
+            trial.update((ci, d) for vi in visits_of[client] if self.day_of_visit[vi] == d
+                         for ci in st.assign[vi][0])
+            trial_visits = self._closure(st, trial)
+            if len(trial_visits) > limit and carer_days:
+                continue
+            carer_days, visits = trial, trial_visits
+        if len(visits) > 2 * limit:
+            return None
+        return Scope(carer_days, visits)
+
     def _neighbourhood(self, st: _State, size: int) -> Scope | None:
         problem, rng = self.problem, self.rng
+        if rng.random() < 0.25:
+            return self._client_neighbourhood(st, size)
         unassigned = [vi for vi in range(len(problem.visits))
                       if vi not in st.assign and self.candidates.get(vi)]
         if unassigned and rng.random() < 0.6:
