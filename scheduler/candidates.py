@@ -88,17 +88,31 @@ def build_options(problem: Problem, max_per_role: int | None = None) -> list[Opt
         order = sorted(range(len(problem.carers)),
                        key=lambda ci: (haversine_km(problem.carers[ci].location, client.location), ci))
         carers_by_distance[client.id] = order
+    # the static part of eligibility (skills, volunteer rule, exclusions, gender) is the same
+    # for every visit of a client with the same role and volunteer_ok: work it out once
+    eligible_cache: dict[tuple[str, frozenset[str], bool], list[int]] = {}
     for vi, visit in enumerate(problem.visits):
         lo, hi = start_range(problem, visit)
+        pinned = visit.id in problem.pin_by_visit
         for r in range(len(visit.roles)):
             duration = visit.role_duration(r)
+            if pinned:
+                eligible = [ci for ci in carers_by_distance[visit.client]
+                            if role_allows(problem, problem.carers[ci], visit, r)]
+            else:
+                key = (visit.client, visit.roles[r].skills, visit.volunteer_ok)
+                cached = eligible_cache.get(key)
+                if cached is None:
+                    cached = [ci for ci in carers_by_distance[visit.client]
+                              if role_allows(problem, problem.carers[ci], visit, r)]
+                    eligible_cache[key] = cached
+                eligible = cached
             kept = 0
-            for ci in carers_by_distance[visit.client]:
-                carer = problem.carers[ci]
-                if not role_allows(problem, carer, visit, r):
-                    continue
+            for ci in eligible:
                 windows = []
-                for iv in carer.availability:
+                for iv in problem.carers[ci].availability:
+                    if iv.start > hi or iv.end < lo + duration:
+                        continue
                     a, b = max(lo, iv.start), min(hi, iv.end - duration)
                     if a <= b:
                         windows.append((a, b, iv))

@@ -24,6 +24,9 @@ from scheduler.problem import Problem
 # Filling contracts is worth less to a greedy choice than its weight says: every visit
 # goes to someone, so shortfall shrinks anyway, while a new face for a client stays.
 SHORTFALL_GREED = 0.2
+# Likewise continuity: sticking to a client's usual carer blocks that carer's other clients;
+# the improvement phase, which sees the whole neighbourhood, consolidates faces better.
+CONTINUITY_GREED = 0.3
 PRIORITY_RANK = {"essential": 0, "important": 1, "optional": 2}
 
 
@@ -198,11 +201,11 @@ class Constructor:
         client = p.client_by_id[visit.client]
         known = self.client_carers.get(client.id, set())
         if ci not in known and known:
-            cost += w["distinct_carers"]
+            cost += w["distinct_carers"] * CONTINUITY_GREED
         if client.preferred_carers and carer.id not in client.preferred_carers:
-            cost += w["non_preferred"]
+            cost += w["non_preferred"] * CONTINUITY_GREED
         if any(m > 0 for m in client.history.values()) and client.history.get(carer.id, 0) <= 0:
-            cost += w["unfamiliar"]
+            cost += w["unfamiliar"] * CONTINUITY_GREED
         if carer.contracted_minutes and not carer.is_volunteer:
             short = max(0, carer.contracted_minutes - self.week_work[ci])
             cost -= min(short, delta) * w["contract_shortfall"] * SHORTFALL_GREED
@@ -272,9 +275,11 @@ class Constructor:
 
     def run(self, visits: list[int]) -> dict[int, tuple[tuple[int, ...], int]]:
         p = self.p
-        order = sorted(visits, key=lambda vi: (PRIORITY_RANK[p.visits[vi].priority],
-                                               self.day_of_visit[vi], -len(p.visits[vi].roles),
-                                               p.visits[vi].latest_start, vi))
+        # in time order, as a coordinator fills a week: days build left to right and stay
+        # compact (priority first left gaps that later visits could not use)
+        order = sorted(visits, key=lambda vi: (p.visits[vi].earliest_start,
+                                               PRIORITY_RANK[p.visits[vi].priority],
+                                               -len(p.visits[vi].roles), p.visits[vi].latest_start, vi))
         for vi in order:
             if vi not in self.assign:
                 self.insert(vi)

@@ -36,7 +36,7 @@ from scheduler.rota import Assignment, Rota, Unassigned
 EXACT_ARC_LIMIT = 20_000
 # Above this many visit x carer pairs, each role keeps only its nearest eligible carers.
 PRUNE_PAIRS = 150_000
-NEAREST_CARERS = 30
+NEAREST_CARERS = 60
 
 
 @dataclass
