@@ -37,7 +37,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-BENCH_DIR = Path(__file__).resolve().parents[2] / "shared" / "benchdata" / "mankowska"
+# The published instances: ../shared/benchdata/mankowska when this checkout sits beside it,
+# else the copy kept in benchmarks/data (same files, MIT licence in LICENSE-source-repo.txt).
+_SHARED_BENCH = Path(__file__).resolve().parents[2] / "shared" / "benchdata" / "mankowska"
+_OWN_BENCH = Path(__file__).resolve().parent / "data" / "mankowska"
+BENCH_DIR = _SHARED_BENCH if _SHARED_BENCH.exists() else _OWN_BENCH
 SECTIONS = ("nbNodes", "nbVehi", "nbServi", "r", "DS", "a", "x", "y", "d", "p", "mind", "maxd",
             "e", "l")
 DAY_MINUTES = 1440

@@ -34,6 +34,8 @@ from scheduler.rota import Assignment, Rota, Unassigned
 
 # Above this many potential "b follows a" arcs the week is solved by LNS.
 EXACT_ARC_LIMIT = 20_000
+# Below this the whole-week model alone is best; between the two, LNS first, then exact.
+EXACT_ALONE_ARCS = 3_000
 # Above this many visit x carer pairs, each role keeps only its nearest eligible carers.
 PRUNE_PAIRS = 150_000
 NEAREST_CARERS = 60
@@ -296,7 +298,7 @@ class Solver:
             # every term is non-negative, so the trivial bound holds whatever CP-SAT reports
             self.best_bound = max(math.ceil(solver.best_objective_bound - 1e-9), self._trivial_bound())
             self.status = "optimal" if status == cp_model.OPTIMAL else "feasible"
-        elif status == cp_model.INFEASIBLE:
+        elif status == cp_model.INFEASIBLE and not st.assign:
             self.status = "infeasible"
         self._report(st, "exact", self.best_bound)
         return st
@@ -430,9 +432,10 @@ class Solver:
             scope = self._neighbourhood(st, size)
             if scope is None or not scope.visits:
                 stall += 1
-                if stall > 50:
+                if stall > 200:  # nothing left to move (an empty week, say)
                     break
                 continue
+            stall = 0
             ctx = self._build(st, scope)
             old = sum(st.entity.get(e, 0) for e in ctx.entities())
             if not self._complete_hint(ctx):
@@ -474,7 +477,14 @@ class Solver:
             return self._rota(st)
         st = self._construct(st)
         self.stats["first_solution_seconds"] = round(self.elapsed(), 3)
-        if strategy == "exact":
+        if strategy == "exact" and self.estimated_arcs() > EXACT_ALONE_ARCS and self.opts.strategy == "auto":
+            # mid-sized: LNS finds good rotas faster, then the whole-week model starts from
+            # the best one and proves a bound
+            st = self._evaluate(st)
+            self._report(st, "construct")
+            st = self.solve_lns(st, (self.opts.time_limit - self.elapsed()) * 0.6)
+            st = self.solve_exact(st, self.opts.time_limit - self.elapsed())
+        elif strategy == "exact":
             st = self.solve_exact(st, self.opts.time_limit - self.elapsed())
         else:
             st = self._evaluate(st)

@@ -11,7 +11,8 @@ from scheduler.checker import check
 from scheduler.problem import load_problem
 from scheduler.rota import rota_from_dict
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec"
+# copies of ../shared/spec/example-*.json, so the tests run from any checkout
+SPEC = Path(__file__).resolve().parent / "data" / "spec"
 
 
 @pytest.fixture

@@ -201,7 +201,7 @@ def test_stateless_solve_returns_a_checked_rota_file(client, coop_a):
     from scheduler.problem import problem_from_dict
     from scheduler.rota import rota_from_dict
 
-    spec = Path(__file__).resolve().parents[3] / "shared" / "spec" / "example-problem.json"
+    spec = Path(__file__).resolve().parents[1] / "data" / "spec" / "example-problem.json"
     raw = json.loads(spec.read_text())
     r = client.post("/solve", headers=coop_a.h("coordinator"), params={"time_limit": 2}, json=raw)
     assert r.status_code == 200, r.text
