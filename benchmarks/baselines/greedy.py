@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+from scheduler.candidates import role_allows
 from scheduler.problem import Carer, Problem, Visit
 from scheduler.rota import Assignment, Rota, Unassigned
 
@@ -50,19 +51,8 @@ class _Option:
     week_minutes: int
 
 
-def eligible(problem: Problem, carer: Carer, visit: Visit, role: int) -> bool:
-    """Static rules: skills, volunteer, exclusions, gender, pins."""
-    client = problem.client_by_id[visit.client]
-    if not visit.roles[role].skills <= carer.skills:
-        return False
-    if carer.is_volunteer and not visit.volunteer_ok:
-        return False
-    if carer.id in client.excluded_carers:
-        return False
-    if client.gender_preference is not None and carer.gender != client.gender_preference:
-        return False
-    pin = problem.pin_by_visit.get(visit.id)
-    return pin is None or (role < len(pin.carers) and pin.carers[role] == carer.id)
+# static eligibility (skills, volunteer rule, exclusions, gender, pins): the engine's own rule
+eligible = role_allows
 
 
 class Greedy:
