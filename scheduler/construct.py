@@ -59,6 +59,7 @@ class Constructor:
         self.days: dict[tuple[int, int], list[_Slot]] = defaultdict(list)
         self._travel_cache: dict[tuple[int, int, int], int] = {}
         self.day_work: dict[tuple[int, int], int] = {}
+        self.total_cost = 0.0
         self.client_carers: dict[str, set[int]] = defaultdict(set)
         for vi, (carers, start) in self.assign.items():
             for r, ci in enumerate(carers):
@@ -129,11 +130,17 @@ class Constructor:
         rest = p.rules.min_rest_minutes if not carer.is_volunteer else 0
         before, after = self.days.get((ci, d - 1)), self.days.get((ci, d + 1))
         out: list[tuple[int, int, int]] = []
+        starts = [x.start for x in slots]
+        ends = [x.end for x in slots]  # slots never overlap, so ends are sorted too
         for a, b, iv in o.windows:
             a, b = max(a, lo_dep), min(b, hi_dep)
             if a > b:
                 continue
-            for g in range(len(slots) + 1):
+            # only gaps whose next slot starts after our earliest end and whose previous
+            # slot ends before our latest start can hold the visit
+            first_gap = bisect.bisect_left(starts, a + dur)
+            last_gap = bisect.bisect_right(ends, b)
+            for g in range(first_gap, min(last_gap, len(slots)) + 1):
                 prev = slots[g - 1] if g > 0 else None
                 nxt = slots[g] if g < len(slots) else None
                 lo, hi = a, b
@@ -241,7 +248,8 @@ class Constructor:
                     best = (total, combo, start)
         if best is None:
             return False
-        _, combo, start = best
+        cost, combo, start = best
+        self.total_cost += cost
         for r, ci in enumerate(combo):
             d = self.day_of_visit[vi]
             old = self.day_work.get((ci, d), 0)
@@ -273,14 +281,24 @@ class Constructor:
         rec(0, (), -10**9, 10**9)
         return out
 
-    def run(self, visits: list[int]) -> dict[int, tuple[tuple[int, ...], int]]:
+    def run(self, visits: list[int],
+            double_ups_first: bool = False) -> dict[int, tuple[tuple[int, ...], int]]:
+        """Insert ``visits`` in time order, as a coordinator fills a week: days build left to
+        right and stay compact. With ``double_ups_first``, visits needing two or more carers
+        go first (in time order too): they are the hardest to fit into days already built.
+        """
         p = self.p
-        # in time order, as a coordinator fills a week: days build left to right and stay
-        # compact (priority first left gaps that later visits could not use)
-        order = sorted(visits, key=lambda vi: (p.visits[vi].earliest_start,
+        order = sorted(visits, key=lambda vi: (double_ups_first and len(p.visits[vi].roles) == 1,
+                                               p.visits[vi].earliest_start,
                                                PRIORITY_RANK[p.visits[vi].priority],
                                                -len(p.visits[vi].roles), p.visits[vi].latest_start, vi))
         for vi in order:
             if vi not in self.assign:
                 self.insert(vi)
         return self.assign
+
+    def score(self) -> float:
+        """How good the built rota looks: uncovered-visit weights plus the insertion costs."""
+        missing = sum(self.w.unassigned(v.priority) / self.w.scale for vi, v in enumerate(self.p.visits)
+                      if vi not in self.assign)
+        return missing + self.total_cost

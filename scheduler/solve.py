@@ -39,6 +39,8 @@ EXACT_ALONE_ARCS = 3_000
 # Above this many visit x carer pairs, each role keeps only its nearest eligible carers.
 PRUNE_PAIRS = 150_000
 NEAREST_CARERS = 60
+# Up to this many visits, the first rota is built in two orders and the better one kept.
+PORTFOLIO_VISITS = 4_000
 
 
 @dataclass
@@ -87,6 +89,7 @@ class _State:
     day_span: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
     day_travel: dict[tuple[int, int], int] = field(default_factory=dict)
     day_visits: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+    day_last: dict[tuple[int, int], int] = field(default_factory=dict)  # visit ending the day
     entity: dict[Entity, int] = field(default_factory=dict)
 
     @property
@@ -112,6 +115,9 @@ class Solver:
             self.candidates[o.visit].add(o.carer)
             self.carer_day_visits[(o.carer, self.day_of_visit[o.visit])].add(o.visit)
         self.all_carer_days = set(self.carer_day_visits)
+        self.options_of_carer_day: dict[tuple[int, int], list[Option]] = defaultdict(list)
+        for o in self.options:
+            self.options_of_carer_day[(o.carer, self.day_of_visit[o.visit])].append(o)
         self.stats: dict[str, Any] = {"options": len(self.options), "build_seconds": 0.0,
                                       "solve_seconds_cp": 0.0, "iterations": 0, "improvements": 0,
                                       "max_model_vars": 0, "max_model_constraints": 0}
@@ -141,16 +147,16 @@ class Solver:
         fixed.day_work = {k: v for k, v in st.day_work.items() if k not in scope.carer_days}
         fixed.day_span = {k: v for k, v in st.day_span.items() if k not in scope.carer_days}
         for key in fixed.day_span:
-            visits = st.day_visits[key]
-            fixed.day_first[key] = visits[0]
-            fixed.day_last[key] = max(visits, key=lambda vi: st.assign[vi][1]
-                                      + self._duration(key[0], vi, st.assign[vi][0]))
+            fixed.day_first[key] = st.day_visits[key][0]
+            fixed.day_last[key] = st.day_last[key]
         return fixed
 
     def _build(self, st: _State, scope: Scope, options: list[Option] | None = None) -> ModelContext:
         t = time.monotonic()
-        ctx = ModelContext(self.problem, scope, self._fixed_part(st, scope),
-                           self.options if options is None else options, self.weights, self.day_of_visit)
+        if options is None:  # only the options of the scope's carer-days (the model filters visits)
+            options = [o for key in scope.carer_days for o in self.options_of_carer_day.get(key, ())]
+        ctx = ModelContext(self.problem, scope, self._fixed_part(st, scope), options, self.weights,
+                           self.day_of_visit)
         for rule in RULES:
             rule(ctx)
         ctx.model.minimize(sum(t.coef * t.expr for t in ctx.terms))
@@ -234,7 +240,7 @@ class Solver:
         """The state after the scope's solve: free parts replaced by the solver's values."""
         new = _State(assign=dict(st.assign), day_work=dict(st.day_work), day_span=dict(st.day_span),
                      day_travel=dict(st.day_travel), day_visits=dict(st.day_visits),
-                     entity=dict(st.entity))
+                     day_last=dict(st.day_last), entity=dict(st.entity))
         problem = ctx.problem
         for vi in ctx.scope.visits:
             new.assign.pop(vi, None)
@@ -251,7 +257,7 @@ class Solver:
                 for ci in new.assign[vi][0]:
                     by_day[(ci, self.day_of_visit[vi])].append(vi)
         for key in ctx.scope.carer_days:
-            for d in (new.day_work, new.day_span, new.day_travel, new.day_visits):
+            for d in (new.day_work, new.day_span, new.day_travel, new.day_visits, new.day_last):
                 d.pop(key, None)
             visits = sorted(by_day.get(key, []), key=lambda vi: new.assign[vi][1])
             if not visits:
@@ -262,6 +268,7 @@ class Solver:
             new.day_work[key] = work if isinstance(work, int) else solver.value(work)
             ends = [new.assign[vi][1] + self._duration(ci, vi, new.assign[vi][0]) for vi in visits]
             new.day_span[key] = (new.assign[visits[0]][1], max(ends))
+            new.day_last[key] = visits[ends.index(max(ends))]
         values: dict[Entity, int] = defaultdict(int)
         for t in ctx.terms:
             v = t.expr if isinstance(t.expr, int) else solver.value(t.expr)
@@ -496,8 +503,17 @@ class Solver:
     def _construct(self, st: _State) -> _State:
         """Greedy insertion of every visit not yet placed (pins are already in ``st``)."""
         t = time.monotonic()
+        everything = list(range(len(self.problem.visits)))
         builder = Constructor(self.problem, self.options, self.weights, self.day_of_visit, st.assign)
-        assign = builder.run(list(range(len(self.problem.visits))))
+        assign = builder.run(everything)
+        self.stats["construct_order"] = "time"
+        if len(self.problem.visits) <= PORTFOLIO_VISITS:
+            # a second order, double-ups first: which is better depends on the week
+            other = Constructor(self.problem, self.options, self.weights, self.day_of_visit, st.assign)
+            other_assign = other.run(everything, double_ups_first=True)
+            if other.score() < builder.score():
+                assign = other_assign
+                self.stats["construct_order"] = "double-ups first"
         self.stats["construct_seconds"] = round(time.monotonic() - t, 3)
         new = _State(assign=assign, entity=dict(st.entity))
         for vi, (carers, _start) in assign.items():
