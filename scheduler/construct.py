@@ -37,15 +37,6 @@ class _Slot:
     visit: int
 
 
-@dataclass
-class _Insertion:
-    carer: int
-    role: int
-    lo: int
-    hi: int
-    cost: float
-
-
 class Constructor:
     def __init__(self, problem: Problem, options: list[Option], weights: Weights,
                  day_of_visit: list[int], assign: dict[int, tuple[tuple[int, ...], int]]):
