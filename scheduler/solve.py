@@ -1,11 +1,13 @@
 """The weekly solve: an exact CP-SAT model for small weeks, large-neighbourhood search beyond.
 
-Both paths build the same model (``scheduler.model``) over a *scope*. The exact path frees
-the whole week in one model, so CP-SAT proves its bound. The large-neighbourhood search
-(LNS) starts from the empty rota (always valid) and repeatedly frees a neighbourhood (some
-carers' days and the visits they could make), keeping the rest of the week as constants
-so the weekly rules (caps, rest, contracts, continuity) stay exact; a step is kept only
-when the week's objective does not get worse.
+Both paths build the same model (``scheduler.model``) over a *scope*. Pinned visits are
+placed first; a greedy insertion (``scheduler.construct``) then gives a first rota in
+seconds. The exact path frees the whole week in one model, starting from that rota, so
+CP-SAT proves its bound. The large-neighbourhood search (LNS) repeatedly frees a
+neighbourhood (some carers' days and the visits they could make), keeping the rest of the
+week as constants so the weekly rules (caps, rest, contracts, continuity) stay exact; a
+step is kept only when the week's objective does not get worse. Mid-sized weeks get LNS
+first and the exact model for the rest of the time.
 
 The objective is kept as a sum over entities (visits, carer-days, carers, clients, the
 week), each valued by the CP-SAT solve that last decided it, so the rota's objective is
