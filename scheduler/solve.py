@@ -189,10 +189,12 @@ class Solver:
             if len(choices) == 1:
                 continue
             opt = next(o for o in ctx.options_of_carer_visit[(ci, vi)] if o.role == r)
-            on = a is not None and a[0][r] == ci
-            for (lo, hi, _), y in zip(opt.windows, choices, strict=True):
-                m.add_hint(y, on and lo <= a[1] <= hi)  # type: ignore[index]
-                on = on and not (lo <= a[1] <= hi)  # type: ignore[index]
+            # the first availability window holding the current start, if this carer has it
+            chosen = -1
+            if a is not None and a[0][r] == ci:
+                chosen = next((k for k, (lo, hi, _) in enumerate(opt.windows) if lo <= a[1] <= hi), -1)
+            for k, y in enumerate(choices):
+                m.add_hint(y, k == chosen)
         for key, arcs in ctx.arcs.items():
             seq = [ctx.nodes[key][vi] for vi in st.day_visits.get(key, [])]
             used = set(zip([0, *seq], [*seq, 0], strict=True)) if seq else set()

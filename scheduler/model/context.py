@@ -121,6 +121,7 @@ class ModelContext:
         self.late: dict[int, cp_model.IntVar] = {}
         self.arcs: dict[tuple[int, int], list[tuple[int, int, cp_model.IntVar]]] = {}
         self.nodes: dict[tuple[int, int], dict[int, int]] = {}  # carer-day -> visit -> node
+        self.start_bounds: dict[tuple[int, int], tuple[int, int]] = {}  # (carer, visit) -> lo, hi
         self.day_ends: dict[tuple[int, int], tuple[cp_model.IntVar, cp_model.IntVar]] = {}
         self.works: dict[tuple[int, int], cp_model.IntVar] = {}
         self.day_work: dict[tuple[int, int], LinExpr] = {}

@@ -36,6 +36,7 @@ def add_routing(ctx: ModelContext) -> None:
         node = {vi: k + 1 for k, vi in enumerate(visits)}
         ctx.nodes[(ci, d)] = node
         bounds = {vi: _bounds(ctx, ci, vi) for vi in visits}
+        ctx.start_bounds.update({(ci, vi): b for vi, b in bounds.items()})
         first = last = None
         if home or (not carer.is_volunteer and problem.rules.min_rest_minutes > 0):
             first = m.new_int_var(min(b[0] for b in bounds.values()), max(b[1] for b in bounds.values()),
@@ -64,13 +65,13 @@ def add_routing(ctx: ModelContext) -> None:
                 home_terms.append((out_lit, t_out))
                 home_terms.append((back_lit, t_back))
                 _home_fits(ctx, ci, vi, out_lit, back_lit, t_out, t_back)
-            lo_a, _ = bounds[vi]
+            earliest_end = bounds[vi][0] + ctx.min_duration(ci, vi)
             for wj in visits:
                 if wj == vi:
                     continue
                 _, hi_b = bounds[wj]
                 t = problem.travel_minutes(client, problem.visits[wj].client, carer)
-                if lo_a + ctx.min_duration(ci, vi) + t > hi_b:
+                if earliest_end + t > hi_b:
                     continue  # b cannot follow a on this day
                 arc = m.new_bool_var(f"then[{name},{vid}->{problem.visits[wj].id}]")
                 arcs.append((node[vi], node[wj], arc))
@@ -109,11 +110,11 @@ def add_midnight_travel(ctx: ModelContext) -> None:
         else:
             tomorrow = []
         for vi in today:
-            _, hi_v = _bounds(ctx, ci, vi)
+            _, hi_v = ctx.start_bounds[(ci, vi)]
             end_v = hi_v + ctx.max_duration(ci, vi)
             for wj, fixed_start in tomorrow:
                 t = problem.travel_minutes(problem.visits[vi].client, problem.visits[wj].client, carer)
-                start_w = fixed_start if fixed_start is not None else _bounds(ctx, ci, wj)[0]
+                start_w = fixed_start if fixed_start is not None else ctx.start_bounds[(ci, wj)][0]
                 if end_v + t <= start_w:
                     continue  # cannot clash
                 back = ctx.day_ends[(ci, vi)][1]
@@ -128,7 +129,7 @@ def add_midnight_travel(ctx: ModelContext) -> None:
             last_end = ctx.fixed.day_span[(ci, d - 1)][1]
             for wj in today:
                 t = problem.travel_minutes(problem.visits[last_v].client, problem.visits[wj].client, carer)
-                if last_end + t <= _bounds(ctx, ci, wj)[0]:
+                if last_end + t <= ctx.start_bounds[(ci, wj)][0]:
                     continue
                 m.add(ctx.start[wj] >= last_end + t).only_enforce_if(ctx.day_ends[(ci, wj)][0])
 
