@@ -464,6 +464,8 @@ class SolveRun(SQLModel, table=True):
     #: set for scheduled runs: one weekly run per co-op and week, however often the job fires
     dedupe_key: str | None = Field(default=None, max_length=100, unique=True)
     status: str = Field(default=RunStatus.queued.value, max_length=20)
+    #: the lease of the worker solving the run: only its holder writes the run's outcome
+    lease_id: str | None = Field(default=None, max_length=64)
     requested_by: int | None = Field(default=None, foreign_key="member.id")
     base_rota_id: int | None = Field(default=None, foreign_key="rota.id")
     problem: dict | None = Field(default=None, sa_column=Column(sa.JSON))

@@ -5,13 +5,25 @@ connections). A queued run is claimed atomically (``queued`` → ``running``), s
 solved once however often it is submitted. Progress (objective, bound, gap) is written to
 the run row while the solver works. A solve whose rota fails the checker, or that raises,
 marks the run failed and leaves every stored rota as it was (the last good rota stays).
+
+Leases: claiming a run gives the worker a fresh ``lease_id``; progress, the stored rota and a
+failure are written only by an update conditioned on that lease and ``status = running``, so
+once recovery (a restart after a crash) has revoked the lease, an orphaned worker's late answer
+changes nothing. Worker processes also die with the service process that started them
+(``PR_SET_PDEATHSIG`` on Linux, and a watchdog thread everywhere).
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import os
+import signal
+import sys
+import threading
 import time
+import uuid
 from concurrent.futures import Future, ProcessPoolExecutor
 from threading import Lock
 from typing import Any
@@ -25,6 +37,30 @@ from api.models import RunStatus, SolveRun, utcnow
 
 log = logging.getLogger("carerota.worker")
 PROGRESS_EVERY_SECONDS = 0.5
+PARENT_POLL_SECONDS = 1.0
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Pool initializer: the worker process ends when the process that started it is gone.
+
+    On Linux the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``); the watchdog
+    thread is the portable fallback (the parent pid changes when a process is orphaned)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG = 1
+        except OSError:
+            pass
+    if os.getppid() != parent_pid:   # the parent died before the prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_SECONDS)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="carerota-parent-watch", daemon=True).start()
 
 
 class SolvePool:
@@ -40,7 +76,8 @@ class SolvePool:
         with self._lock:
             if self._executor is None:
                 self._executor = ProcessPoolExecutor(
-                    max_workers=self.processes, mp_context=multiprocessing.get_context("spawn"))
+                    max_workers=self.processes, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_die_with_parent, initargs=(os.getpid(),))
             return self._executor
 
     def submit(self, run_id: int) -> Future:
@@ -72,31 +109,52 @@ class SolvePool:
                 self._executor = None
 
 
-def _fail(engine: sa.Engine, run_id: int, message: str) -> None:
-    with Session(engine) as s:
-        run = s.get(SolveRun, run_id)
-        if run is None or run.status in (RunStatus.succeeded.value, RunStatus.failed.value):
-            return
-        run.status, run.error, run.finished_at = RunStatus.failed.value, message[:4000], utcnow()
-        s.add(run)
-        s.commit()
+_RUNS = SolveRun.__table__
+
+
+def _held(run_id: int, lease: str | None) -> Any:
+    """The rows of run ``run_id`` still held: running under ``lease`` (any unfinished run when
+    ``lease`` is None, for the pool's record of a worker process that died)."""
+    if lease is None:
+        return sa.and_(_RUNS.c.id == run_id,
+                       _RUNS.c.status.in_([RunStatus.queued.value, RunStatus.running.value]))
+    return sa.and_(_RUNS.c.id == run_id, _RUNS.c.lease_id == lease,
+                   _RUNS.c.status == RunStatus.running.value)
+
+
+def _fail(engine: sa.Engine, run_id: int, message: str, lease: str | None = None) -> bool:
+    """Mark the run failed, if its lease is still held; False when it was not (nothing written)."""
+    with engine.begin() as conn:
+        return conn.execute(sa.update(_RUNS).where(_held(run_id, lease)).values(
+            status=RunStatus.failed.value, error=message[:4000], finished_at=utcnow(),
+            lease_id=None)).rowcount == 1
+
+
+def _claim(engine: sa.Engine, run_id: int) -> str | None:
+    """Claim a queued run (``queued`` → ``running``) under a fresh lease; None if not queued."""
+    lease = uuid.uuid4().hex
+    with engine.begin() as conn:
+        claimed = conn.execute(sa.update(_RUNS).where(_RUNS.c.id == run_id,
+                                                      _RUNS.c.status == RunStatus.queued.value)
+                               .values(status=RunStatus.running.value, started_at=utcnow(),
+                                       lease_id=lease)).rowcount
+    return lease if claimed == 1 else None
 
 
 def recover_runs(engine: sa.Engine) -> list[int]:
-    """At startup: runs left ``running`` by a crash are marked failed; queued ones are returned
-    so the caller submits them again."""
+    """At startup: runs left ``running`` by a crash are marked failed and their leases revoked
+    (a worker that outlived the crash can no longer write them); queued ones are returned so the
+    caller submits them again."""
+    with engine.begin() as conn:
+        conn.execute(sa.update(_RUNS).where(_RUNS.c.status == RunStatus.running.value).values(
+            status=RunStatus.failed.value, lease_id=None, finished_at=utcnow(),
+            error="interrupted: the service stopped during the solve; request it again"))
     with Session(engine) as s:
-        for run in s.exec(select(SolveRun).where(SolveRun.status == RunStatus.running.value)).all():
-            run.status = RunStatus.failed.value
-            run.error = "interrupted: the service stopped during the solve; request it again"
-            run.finished_at = utcnow()
-            s.add(run)
-        s.commit()
         return list(s.exec(select(SolveRun.id).where(SolveRun.status == RunStatus.queued.value)
                            .order_by(SolveRun.id)).all())
 
 
-def _progress_writer(engine: sa.Engine, run_id: int):
+def _progress_writer(engine: sa.Engine, run_id: int, lease: str):
     last = [0.0]
 
     def progress(p: Any) -> None:
@@ -111,7 +169,7 @@ def _progress_writer(engine: sa.Engine, run_id: int):
             gap = abs(objective - bound) / max(abs(objective), 1.0)
         try:
             with engine.begin() as conn:
-                conn.execute(sa.update(SolveRun.__table__).where(SolveRun.__table__.c.id == run_id)
+                conn.execute(sa.update(_RUNS).where(_held(run_id, lease))
                              .values(objective=objective, best_bound=bound, gap=gap, progress_at=utcnow()))
         except Exception:
             log.warning("could not record progress of run %s", run_id, exc_info=True)
@@ -127,12 +185,8 @@ def execute_run(database_url: str, schema: str | None, run_id: int, workers: int
 
     engine = make_engine(database_url, schema)
     try:
-        with engine.begin() as conn:
-            claimed = conn.execute(
-                sa.update(SolveRun.__table__)
-                .where(SolveRun.__table__.c.id == run_id, SolveRun.__table__.c.status == "queued")
-                .values(status=RunStatus.running.value, started_at=utcnow())).rowcount
-        if claimed != 1:
+        lease = _claim(engine, run_id)
+        if lease is None:
             return "not queued"
         try:
             with Session(engine) as s:
@@ -143,51 +197,64 @@ def execute_run(database_url: str, schema: str | None, run_id: int, workers: int
             from scheduler.solve import SolveOptions, solve
 
             rota = solve(problem, SolveOptions(time_limit=time_limit, workers=workers, seed=0),
-                         progress=_progress_writer(engine, run_id))
+                         progress=_progress_writer(engine, run_id, lease))
             report = check(problem, rota)
             if not report.ok:
-                _fail(engine, run_id, "the solver's rota failed the checker; the last good rota is kept: "
-                      + "; ".join(f"{v.rule}: {v.message}" for v in report.violations[:20]))
-                return "failed"
+                return _failed(engine, run_id, lease, "the solver's rota failed the checker; the last "
+                               "good rota is kept: " + "; ".join(f"{v.rule}: {v.message}"
+                                                                 for v in report.violations[:20]))
             if rota.objective is None or not objectives_equal(float(rota.objective), report.objective):
-                _fail(engine, run_id, f"the solver claimed objective {rota.objective}, the checker "
-                      f"recomputed {report.objective}; the last good rota is kept")
-                return "failed"
+                return _failed(engine, run_id, lease, f"the solver claimed objective {rota.objective}, "
+                               f"the checker recomputed {report.objective}; the last good rota is kept")
             rota_file = rota_to_dict(rota, problem)
         except Exception as exc:
             log.exception("solve run %s failed", run_id)
-            _fail(engine, run_id, f"the solve failed: {type(exc).__name__}: {exc}")
-            return "failed"
-        return _store(engine, run_id, rota_file, rota.best_bound)
+            return _failed(engine, run_id, lease, f"the solve failed: {type(exc).__name__}: {exc}")
+        return _store(engine, run_id, lease, rota_file, rota.best_bound)
     finally:
         engine.dispose()
 
 
-def _store(engine: sa.Engine, run_id: int, rota_file: dict, best_bound: float | None) -> str:
+LEASE_LOST = "lease lost"
+
+
+def _failed(engine: sa.Engine, run_id: int, lease: str, message: str) -> str:
+    return "failed" if _fail(engine, run_id, message, lease) else LEASE_LOST
+
+
+def _store(engine: sa.Engine, run_id: int, lease: str, rota_file: dict, best_bound: float | None) -> str:
+    """Store the rota and mark the run succeeded in one transaction, only while ``lease`` holds:
+    the run's status changes by an update conditioned on the lease, and when it matches no row
+    (the lease was revoked) the new rota version is rolled back with it."""
     from api.services.rotas import store_solved_rota
 
     for _attempt in range(5):
         try:
             with Session(engine, expire_on_commit=False) as s:
                 run = s.get(SolveRun, run_id)
-                assert run is not None
+                if run is None or run.lease_id != lease or run.status != RunStatus.running.value:
+                    log.warning("run %s: the lease was revoked; its rota is not stored", run_id)
+                    return LEASE_LOST
                 rota = store_solved_rota(s, run, rota_file)
-                run.status, run.rota_id, run.finished_at = RunStatus.succeeded.value, rota.id, utcnow()
-                run.objective = rota_file.get("objective")
-                run.best_bound = best_bound
-                if run.objective is not None and best_bound is not None:
-                    run.gap = abs(run.objective - best_bound) / max(abs(run.objective), 1.0)
-                s.add(run)
+                objective = rota_file.get("objective")
+                gap = None
+                if objective is not None and best_bound is not None:
+                    gap = abs(objective - best_bound) / max(abs(objective), 1.0)
+                done = s.connection().execute(sa.update(_RUNS).where(_held(run_id, lease)).values(
+                    status=RunStatus.succeeded.value, rota_id=rota.id, finished_at=utcnow(),
+                    objective=objective, best_bound=best_bound, gap=gap, lease_id=None)).rowcount
+                if done != 1:
+                    s.rollback()
+                    log.warning("run %s: the lease was revoked; its rota is not stored", run_id)
+                    return LEASE_LOST
                 s.commit()
                 return "succeeded"
         except IntegrityError:   # another version of the week was stored at the same moment
             time.sleep(0.05)
         except Exception as exc:
             log.exception("storing run %s failed", run_id)
-            _fail(engine, run_id, f"storing the rota failed: {type(exc).__name__}: {exc}")
-            return "failed"
-    _fail(engine, run_id, "storing the rota failed: the week kept changing")
-    return "failed"
+            return _failed(engine, run_id, lease, f"storing the rota failed: {type(exc).__name__}: {exc}")
+    return _failed(engine, run_id, lease, "storing the rota failed: the week kept changing")
 
 
 def stateless_solve(problem_raw: dict, time_limit: float, workers: int) -> dict:

@@ -46,3 +46,98 @@ def test_the_openapi_docs_are_served(client):
     assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
     assert "/rotas" in schema["paths"] and "OAuth2PasswordBearer" in schema["components"]["securitySchemes"]
+
+
+def _queued_run(app, coop, week) -> int:
+    from api.services.problem_builder import build_problem
+
+    with Session(app.state.engine, expire_on_commit=False) as s:
+        problem, id_map = build_problem(s, coop.id, week)
+        run = SolveRun(coop_id=coop.id, week_start=week, kind="request", problem=problem, id_map=id_map,
+                       time_limit=1)
+        s.add(run)
+        s.commit()
+    return run.id
+
+
+def test_orphaned_worker_cannot_overwrite_a_failed_run(app, app_settings, coop_a, monkeypatch):
+    """A worker that outlives a crash of the service (issue 9, item 1) finished its solve after
+    the restart had marked the run failed, and overwrote it with 'succeeded' and a second draft.
+    Here the restart's recovery happens while the worker solves: its answer must change nothing."""
+    import scheduler.solve
+    from api import worker
+
+    run_id = _queued_run(app, coop_a, FUTURE_MONDAY)
+    real_solve = scheduler.solve.solve
+
+    def solve_across_a_restart(*args, **kwargs):
+        recover_runs(app.state.engine)     # the service restarted while this worker solved
+        return real_solve(*args, **kwargs)
+
+    monkeypatch.setattr(scheduler.solve, "solve", solve_across_a_restart)
+    outcome = worker.execute_run(app_settings.database_url, app_settings.database_schema, run_id)
+    assert outcome == worker.LEASE_LOST
+    with Session(app.state.engine) as s:
+        run = s.get(SolveRun, run_id)
+        assert run.status == "failed" and "interrupted" in run.error and run.rota_id is None
+        assert run.lease_id is None
+        assert s.exec(select(Rota).where(Rota.coop_id == coop_a.id)).all() == []
+
+
+def test_a_worker_whose_lease_was_revoked_cannot_record_a_failure_or_progress(app, coop_a):
+    """Only the holder of a live lease writes a run: a stale worker's failure or progress
+    must not replace the outcome recovery recorded."""
+    from api import worker
+
+    run_id = _queued_run(app, coop_a, FUTURE_MONDAY)
+    engine = app.state.engine
+    lease = worker._claim(engine, run_id)
+    assert lease is not None and worker._claim(engine, run_id) is None   # claimed once
+    recover_runs(engine)
+    assert worker._failed(engine, run_id, lease, "the solve failed: late") == worker.LEASE_LOST
+
+    class P:
+        objective, best_bound, gap = 5.0, 1.0, 0.8
+
+    worker._progress_writer(engine, run_id, lease)(P())
+    with Session(engine) as s:
+        run = s.get(SolveRun, run_id)
+        assert run.status == "failed" and "interrupted" in run.error and run.objective is None
+
+
+def test_solve_processes_die_with_the_service_process(tmp_path):
+    """After ``kill -9`` of the service, its solve process (about 220 MB, mid-solve) kept running
+    and later wrote a stale result. A worker process must end when its parent is gone."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "service.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from api.worker import SolvePool\n"
+        "if __name__ == '__main__':\n"
+        "    pool = SolvePool('sqlite:///unused.db', None)\n"
+        "    print(pool.executor.submit(os.getpid).result(), flush=True)\n"
+        "    pool.executor.submit(time.sleep, 120)\n"
+        "    time.sleep(120)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              cwd=os.getcwd())
+    try:
+        worker_pid = int(parent.stdout.readline())
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        alive = True
+        while alive and time.monotonic() < deadline:
+            try:
+                os.kill(worker_pid, 0)
+                time.sleep(0.2)
+            except ProcessLookupError:
+                alive = False
+        assert not alive, f"worker process {worker_pid} outlived its service process"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
