@@ -16,7 +16,14 @@ import re
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import ConfigDict, NaiveDatetime, StringConstraints, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    NaiveDatetime,
+    StringConstraints,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 from sqlmodel import Column, Field, SQLModel
 
 ROLES = ("coordinator", "staff", "volunteer", "client", "family")
@@ -183,6 +190,15 @@ class MemberPublic(MemberBase):
     coop_id: int
     is_active: bool
     client_id: int | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def roster_warnings(self) -> list[str]:
+        """What keeps this carer out of the rota's solves (empty when nothing does)."""
+        role = str(getattr(self.role, "value", self.role))
+        if role in CARER_ROLES and (self.lat is None or self.lon is None):
+            return ["needs a home location (lat, lon) to be rostered"]
+        return []
 
 
 # ----------------------------------------------------------------------------- skills
@@ -594,6 +610,8 @@ class RunPublic(SQLModel):
     created_at: NaiveDatetime
     started_at: NaiveDatetime | None
     finished_at: NaiveDatetime | None
+    #: records of the co-op left out of the week's problem, and why (the rest was solved)
+    warnings: list[str] = []
     unassigned: list[UnassignedPublic] = []
 
 

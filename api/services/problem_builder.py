@@ -5,11 +5,17 @@ Ids in the file: carers ``m<member id>``, clients ``c<client id>``, visits
 exact: when some carer's skill ``s`` expires inside the week, the visits needing ``s`` ask
 for ``s@<date>`` and each carer holds ``s@<date>`` only on the dates the skill is still valid,
 so an expired medication certificate makes the carer ineligible from that date on.
+
+One bad record does not block the co-op's week: a carer without a home location, a care plan
+visit whose window is impossible, or any record the problem file's validation refuses is left
+out, and ``id_map["left_out"]`` says which and why (shown as the run's ``warnings``). Only a
+week with nothing left to solve is refused.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -131,10 +137,12 @@ def build_problem(session: Session, coop_id: int, week_start: dt.date, history_w
     expiring = {s.name for ss in skills.values() for s in ss
                 if s.expires_on is not None and week_start < s.expires_on < days[-1] + dt.timedelta(days=1)}
 
+    left_out: list[dict[str, Any]] = []
     carers: list[dict[str, Any]] = []
     for m in carers_db:
         if m.lat is None or m.lon is None:
-            errors.append(f"member {m.id} ({m.full_name}): a carer needs a home location (lat, lon)")
+            left_out.append({"kind": "member", "id": m.id, "message":
+                             f"{m.full_name} (member {m.id}) is left out of the week: {NEEDS_HOME}"})
             continue
         held: set[str] = set()
         for s in skills[m.id]:
@@ -205,8 +213,10 @@ def build_problem(session: Session, coop_id: int, week_start: dt.date, history_w
         if t.client_id not in active_clients:
             continue
         if minutes_of(t.latest_start) < minutes_of(t.earliest_start):
-            errors.append(f"care plan visit {t.id} ({t.label}): latest_start {t.latest_start} is before "
-                          f"earliest_start {t.earliest_start}")
+            left_out.append({"kind": "care plan visit", "id": t.id, "message":
+                             f"care plan visit '{t.label}' (id {t.id}) is left out of the week: its "
+                             f"latest start {t.latest_start} is before its earliest start "
+                             f"{t.earliest_start}"})
             continue
         for wd in sorted(t.days):
             d = days[wd]
@@ -251,13 +261,6 @@ def build_problem(session: Session, coop_id: int, week_start: dt.date, history_w
             pin["start"] = iso(p["start"])
         pinned.append(pin)
 
-    if not carers:
-        errors.append("carers: the co-op has no active carer (staff or volunteer) with a home location")
-    if not visits:
-        errors.append(f"visits: no care plan visit falls in the week of {week_start.isoformat()}")
-    if errors:
-        raise Invalid(f"the week of {week_start.isoformat()} cannot be built", errors)
-
     problem = {
         "format": PROBLEM_FORMAT,
         "name": f"{coop.name}, week of {week_start:%d %b %Y}",
@@ -265,14 +268,82 @@ def build_problem(session: Session, coop_id: int, week_start: dt.date, history_w
         "carers": carers, "clients": clients, "visits": visits,
         "dependencies": dependencies, "pinned": pinned,
     }
-    try:
-        problem_from_dict(problem)
-    except ProblemError as exc:
-        raise Invalid(f"the week of {week_start.isoformat()} cannot be built", exc.errors) from None
-    id_map = {"carers": {c["id"]: int(c["id"][1:]) for c in carers},
-              "clients": {c["id"]: int(c["id"][1:]) for c in clients},
-              "visits": visit_meta}
+    names = {"carers": {carer_key(m.id): f"{m.full_name} (member {m.id})" for m in carers_db},
+             "clients": {client_key(c.id): f"client {c.name} (id {c.id})" for c in clients_db},
+             "visits": {k: f"care plan visit '{m['label']}' on {k.split('-')[-1]}"
+                        for k, m in visit_meta.items()}}
+    for _attempt in range(5):
+        if not problem["carers"]:
+            errors.append("carers: the co-op has no active carer (staff or volunteer) with a home location")
+        if not problem["visits"]:
+            errors.append(f"visits: no care plan visit falls in the week of {week_start.isoformat()}")
+        if errors:
+            break
+        try:
+            problem_from_dict(problem)
+            break
+        except ProblemError as exc:
+            if not _leave_out(problem, exc.errors, names, left_out):
+                errors.extend(exc.errors)
+                break
+    else:
+        errors.append("the week's records kept failing validation")
+    if errors:
+        detail = [w["message"] for w in left_out] + errors
+        raise Invalid(f"the week of {week_start.isoformat()} cannot be built", detail)
+    kept_visits = {v["id"] for v in problem["visits"]}
+    id_map = {"carers": {c["id"]: int(c["id"][1:]) for c in problem["carers"]},
+              "clients": {c["id"]: int(c["id"][1:]) for c in problem["clients"]},
+              "visits": {k: m for k, m in visit_meta.items() if k in kept_visits},
+              "left_out": left_out}
     return problem, id_map
+
+
+NEEDS_HOME = "needs a home location (lat, lon) to be rostered"
+_RECORD = re.compile(r"^(carers|clients|visits|dependencies|pinned)\[(\d+)\]")
+_KIND = {"carers": "member", "clients": "client", "visits": "visit"}
+
+
+def _leave_out(problem: dict[str, Any], errors: list[str], names: dict[str, dict[str, str]],
+               left_out: list[dict[str, Any]]) -> bool:
+    """Drop the records the validation refused (and every reference to them), noting each in
+    ``left_out``. False when some error belongs to no single record (nothing dropped)."""
+    bad: dict[str, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for e in errors:
+        m = _RECORD.match(e)
+        if m is None:
+            return False
+        bad[m.group(1)][int(m.group(2))].append(e[m.end():].lstrip("."))
+    dropped: dict[str, set[str]] = {"carers": set(), "clients": set(), "visits": set()}
+    for section in ("carers", "clients", "visits"):
+        for i, reasons in sorted(bad.get(section, {}).items()):
+            rec = problem[section][i]
+            rid = str(rec.get("id"))
+            dropped[section].add(rid)
+            who = names[section].get(rid, f"{_KIND[section]} {rid}")
+            left_out.append({"kind": _KIND[section], "id": rid,
+                             "message": f"{who} is left out of the week: {'; '.join(reasons)}"})
+    for section in ("dependencies", "pinned"):
+        for i, reasons in sorted(bad.get(section, {}).items()):
+            left_out.append({"kind": section, "id": i,
+                             "message": f"{section[:-1] if section == 'dependencies' else 'pin'} "
+                                        f"{i + 1} is left out of the week: {'; '.join(reasons)}"})
+    gone_carers, gone_clients = dropped["carers"], dropped["clients"]
+    problem["carers"] = [c for c in problem["carers"] if c["id"] not in gone_carers]
+    problem["clients"] = [c for c in problem["clients"] if c["id"] not in gone_clients]
+    for c in problem["clients"]:
+        for key in ("preferred_carers", "excluded_carers"):
+            c[key] = [x for x in c.get(key, []) if x not in gone_carers]
+        if "history" in c:
+            c["history"] = {k: v for k, v in c["history"].items() if k not in gone_carers}
+    gone_visits = dropped["visits"] | {v["id"] for v in problem["visits"] if v["client"] in gone_clients}
+    problem["visits"] = [v for v in problem["visits"] if v["id"] not in gone_visits]
+    bad_deps, bad_pins = set(bad.get("dependencies", {})), set(bad.get("pinned", {}))
+    problem["dependencies"] = [d for i, d in enumerate(problem["dependencies"]) if i not in bad_deps
+                               and d["first"] not in gone_visits and d["then"] not in gone_visits]
+    problem["pinned"] = [p for i, p in enumerate(problem["pinned"]) if i not in bad_pins
+                         and p["visit"] not in gone_visits and not set(p["carers"]) & gone_carers]
+    return True
 
 
 def _history(session: Session, coop_id: int, week_start: dt.date, weeks: int,

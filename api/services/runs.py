@@ -130,8 +130,9 @@ def _run_public(session: Session, run: SolveRun) -> RunPublic:
                                                   Visit.status == VisitStatus.unassigned.value)
                               .order_by(Visit.id)).all():
             unassigned.append(UnassignedPublic(visit_id=v.id, key=v.key, reasons=list(v.reasons)))
-    data = run.model_dump(include=set(RunPublic.model_fields) - {"unassigned"})
-    return RunPublic(**data, unassigned=unassigned)
+    data = run.model_dump(include=set(RunPublic.model_fields) - {"unassigned", "warnings"})
+    warnings = [str(w.get("message")) for w in (run.id_map or {}).get("left_out", [])]
+    return RunPublic(**data, warnings=warnings, unassigned=unassigned)
 
 
 def get_run(session: Session, actor: Member, run_id: int) -> RunPublic:
