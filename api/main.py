@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from api.db import engine_for
 from api.errors import ServiceError
+from api.input import document_text_rule, validation_response
 from api.models import ERROR_RESPONSES
 from api.ratelimit import RateLimits
 from api.routes import auth, clients, me, members, rotas, visits
@@ -121,6 +123,10 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError):
+        return validation_response(exc)
+
     @app.exception_handler(LedgerError)
     async def _ledger_error(_request: Request, exc: LedgerError):
         body: dict = {"detail": str(exc)}
@@ -147,6 +153,15 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
 
     for module in (auth, members, clients, rotas, visits, me):
         app.include_router(module.router, responses=ERROR_RESPONSES)
+
+    default_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            document_text_rule(default_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:

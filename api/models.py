@@ -20,11 +20,14 @@ from pydantic import (
     ConfigDict,
     NaiveDatetime,
     StringConstraints,
+    ValidationInfo,
     computed_field,
     field_validator,
     model_validator,
 )
 from sqlmodel import Column, Field, SQLModel
+
+from api.input import strict_scalar
 
 ROLES = ("coordinator", "staff", "volunteer", "client", "family")
 CARER_ROLES = ("staff", "volunteer")
@@ -32,7 +35,7 @@ HHMM_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
 _HHMM = re.compile(HHMM_PATTERN)
 Weekday = Annotated[int, Field(ge=0, le=6)]
 HHMM = Annotated[str, StringConstraints(pattern=HHMM_PATTERN)]
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+$"
 #: database ids are 32-bit on PostgreSQL: larger numbers are refused as invalid, not crashed on
 MAX_ID = 2_147_483_647
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -83,7 +86,15 @@ class LeaveKind(enum.StrEnum):
 
 
 class Forbid(SQLModel):
+    """A request body: unknown fields refused, numbers and booleans strict (``api.input``)."""
+
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        return value if field is None else strict_scalar(field.annotation, value)
 
 
 def _check_hhmm(value: str) -> str:

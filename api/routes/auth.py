@@ -7,12 +7,13 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import CurrentMember, SessionDep, SettingsDep
 from api.errors import Forbidden
+from api.input import StrictJSONRoute
 from api.models import CoopCreate, MemberPublic, Token, role_of
 from api.ratelimit import limit_login
 from api.security import create_token
 from api.services import members as svc
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(route_class=StrictJSONRoute, tags=["auth"])
 
 
 @router.post("/auth/token", response_model=Token, dependencies=[Depends(limit_login)],

@@ -5,6 +5,7 @@ import datetime as dt
 from fastapi import APIRouter, Depends, Response
 
 from api.deps import Coordinator, CurrentMember, PathId, SessionDep
+from api.input import StrictJSONRoute
 from api.models import (
     ClientCreate,
     ClientPreferences,
@@ -23,7 +24,7 @@ from api.ratelimit import limit_writes
 from api.services import clients as svc
 from api.services import visits as visits_svc
 
-router = APIRouter(dependencies=[Depends(limit_writes)])
+router = APIRouter(route_class=StrictJSONRoute, dependencies=[Depends(limit_writes)])
 
 
 @router.get("/clients", response_model=list[ClientPublic], tags=["clients"])

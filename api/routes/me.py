@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from api.deps import Carer, CurrentMember, SessionDep, SettingsDep, get_ledger, get_now
 from api.errors import NotFound
+from api.input import StrictJSONRoute
 from api.models import ExchangeCreate, GiftCreate, Member, VisitPublic
 from api.ratelimit import limit_writes
 from api.security import create_token, decode_token
@@ -15,7 +16,7 @@ from api.services import bank
 from api.services import visits as svc
 from api.services.rotas import week_of
 
-router = APIRouter(dependencies=[Depends(limit_writes)])
+router = APIRouter(route_class=StrictJSONRoute, dependencies=[Depends(limit_writes)])
 Ledger = Annotated[Any, Depends(get_ledger)]
 Now = Annotated[dt.datetime, Depends(get_now)]
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200)]

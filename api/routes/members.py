@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Response
 
 from api.deps import Coordinator, CurrentMember, PathId, SessionDep
+from api.input import StrictJSONRoute
 from api.models import (
     AvailabilityCreate,
     AvailabilityPublic,
@@ -20,7 +21,7 @@ from api.models import (
 from api.ratelimit import limit_writes
 from api.services import members as svc
 
-router = APIRouter(dependencies=[Depends(limit_writes)])
+router = APIRouter(route_class=StrictJSONRoute, dependencies=[Depends(limit_writes)])
 
 
 @router.get("/coops/me", response_model=CoopPublic, tags=["co-ops"])

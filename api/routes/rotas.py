@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query
 
 from api.deps import Coordinator, PathId, SessionDep, SettingsDep, get_now, get_pool
+from api.input import StrictJSONRoute
 from api.models import (
     AssignmentChange,
     ResolveRequest,
@@ -21,7 +22,7 @@ from api.ratelimit import limit_writes
 from api.services import rotas as svc
 from api.services import runs as runs_svc
 
-router = APIRouter(dependencies=[Depends(limit_writes)])
+router = APIRouter(route_class=StrictJSONRoute, dependencies=[Depends(limit_writes)])
 Pool = Annotated[Any, Depends(get_pool)]
 Now = Annotated[dt.datetime, Depends(get_now)]
 

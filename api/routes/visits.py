@@ -6,11 +6,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends
 
 from api.deps import CurrentMember, PathId, SessionDep, get_ledger, get_now
+from api.input import StrictJSONRoute
 from api.models import CheckOut, VisitPublic
 from api.ratelimit import limit_writes
 from api.services import visits as svc
 
-router = APIRouter(dependencies=[Depends(limit_writes)], tags=["visits"])
+router = APIRouter(route_class=StrictJSONRoute, dependencies=[Depends(limit_writes)], tags=["visits"])
 Ledger = Annotated[Any, Depends(get_ledger)]
 Now = Annotated[dt.datetime, Depends(get_now)]
 
@@ -29,8 +30,9 @@ def complete_visit(visit_id: PathId, session: SessionDep, member: CurrentMember,
 
 
 @router.post("/visits/{visit_id}/missed", response_model=VisitPublic)
-def mark_missed(visit_id: PathId, session: SessionDep, member: CurrentMember):
-    return svc.mark_visit(session, member, visit_id, "missed")
+def mark_missed(visit_id: PathId, session: SessionDep, member: CurrentMember, now: Now):
+    """A visit that was due and did not happen (refused before its planned start)."""
+    return svc.mark_visit(session, member, visit_id, "missed", now)
 
 
 @router.post("/visits/{visit_id}/cancel", response_model=VisitPublic)

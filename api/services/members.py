@@ -6,6 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from api.errors import Conflict, Invalid, NotFound, Unauthorized
+from api.input import control_character_error
 from api.models import (
     Availability,
     AvailabilityCreate,
@@ -29,6 +30,10 @@ from api.services.common import get_member, member_for_self_or_coordinator, requ
 
 # ----------------------------------------------------------------------------- auth & co-ops
 def authenticate(session: Session, email: str, password: str) -> Member:
+    for name, value in (("username", email), ("password", password)):
+        reason = control_character_error(value)
+        if reason:
+            raise Invalid(f"{name}: {reason}")
     member = session.exec(select(Member).where(Member.email == email.strip().lower())).first()
     ok = verify_password(password, member.hashed_password if member else None)
     if member is None or not ok or not member.is_active:

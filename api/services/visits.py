@@ -73,6 +73,11 @@ def complete_visit(session: Session, ledger: Ledger, actor: Member, visit_id: in
     """Check out a visit: completed with its actual times, volunteers credited (once)."""
     v = _live_visit(session, actor, visit_id)
     if v.status == VisitStatus.completed.value:
+        given = (data.actual_start, data.actual_end)
+        if given[0] is not None and given != (v.actual_start, v.actual_end):
+            raise Conflict(f"visit {visit_id} was already checked out as "
+                           f"{_span(v.actual_start, v.actual_end)}; a second check-out cannot change "
+                           f"it to {_span(*given)} (ask a coordinator to correct the record)")
         if not v.credited:
             _credit(session, ledger, v, str(actor.id))
         return visit_public(v)   # a retried check-out changes nothing
@@ -95,6 +100,13 @@ def complete_visit(session: Session, ledger: Ledger, actor: Member, visit_id: in
     return visit_public(v)
 
 
+def _span(start: dt.datetime | None, end: dt.datetime | None) -> str:
+    if start is None or end is None:
+        return "its planned times"
+    return f"{start:%a %d %b %H:%M}-{end:%H:%M}" if start.date() == end.date() else \
+        f"{start:%a %d %b %H:%M} - {end:%a %d %b %H:%M}"
+
+
 def _credit(session: Session, ledger: Ledger, v: Visit, recorded_by: str) -> None:
     bank.credit_visit(ledger, session, v, recorded_by)
     v.credited = True
@@ -102,7 +114,9 @@ def _credit(session: Session, ledger: Ledger, v: Visit, recorded_by: str) -> Non
     session.commit()
 
 
-def mark_visit(session: Session, actor: Member, visit_id: int, status: str) -> VisitPublic:
+def mark_visit(session: Session, actor: Member, visit_id: int, status: str,
+               now: dt.datetime | None = None) -> VisitPublic:
+    """Mark a visit missed (only once it should have started) or cancelled (any time before)."""
     if role_of(actor) != "coordinator":
         get_in_coop(session, Visit, visit_id, actor, "visit")
         raise Forbidden("only a coordinator may mark a visit missed or cancelled")
@@ -112,6 +126,9 @@ def mark_visit(session: Session, actor: Member, visit_id: int, status: str) -> V
         return visit_public(v)
     if v.status not in allowed:
         raise Conflict(f"visit {visit_id} is {v.status}; it cannot become {status}")
+    if status == VisitStatus.missed.value and now is not None and v.start is not None and v.start > now:
+        raise Conflict(f"visit {visit_id} has not started yet (it starts {v.start:%Y-%m-%d %H:%M}); "
+                       "a visit can be marked missed only once it was due; cancel it instead")
     v.status = status
     session.add(v)
     session.commit()
