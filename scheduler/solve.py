@@ -1,24 +1,18 @@
-"""The weekly solve: an exact CP-SAT model for small weeks, large-neighbourhood search beyond.
+"""The weekly solve: a compiled local search over routes, and CP-SAT where it is strong.
 
-Both paths build the same model (``scheduler.model``) over a *scope*. Pinned visits are
-placed first; a greedy insertion (``scheduler.construct``) then gives a first rota in
-seconds. The exact path frees the whole week in one model, starting from that rota, so
-CP-SAT proves its bound. The large-neighbourhood search (LNS) repeatedly frees a
-neighbourhood (some carers' days and the visits they could make), keeping the rest of the
-week as constants so the weekly rules (caps, rest, contracts, continuity) stay exact; a
-step is kept only when the week's objective does not get worse. Mid-sized weeks get LNS
-first and the exact model for the rest of the time.
-
-The objective is kept as a sum over entities (visits, carer-days, carers, clients, the
-week), each valued by the CP-SAT solve that last decided it, so the rota's objective is
-the model's own and the independent checker can hold it to account.
+Pinned visits are placed first (by CP-SAT: pins can conflict, and it proves so). The local
+search (``scheduler.search``) then builds a first rota by cheapest insertion and improves
+it by simulated annealing over carers' days as routes, with every rule of the spec exact
+in every move (``scheduler.search.core``). Small weeks finish with the exact whole-week
+CP-SAT model (``scheduler.model``), hinted with the search's rota, which proves a bound;
+its rota is kept when it is better. Every objective is the search evaluator's, computed
+from the rota alone, and the independent checker holds it to account.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import random
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -28,11 +22,13 @@ from typing import Any
 from ortools.sat.python import cp_model
 
 from scheduler.candidates import Option, build_options, visit_day
-from scheduler.construct import Constructor
 from scheduler.model import RULES, FixedPart, ModelContext, Scope, Weights
 from scheduler.model.context import Entity
 from scheduler.problem import Problem
 from scheduler.rota import Assignment, Rota, Unassigned
+from scheduler.search import core
+from scheduler.search.engine import Live, Search
+from scheduler.search.params import SearchParams
 
 # Above this many potential "b follows a" arcs the week is solved by LNS.
 EXACT_ARC_LIMIT = 20_000
@@ -41,8 +37,9 @@ EXACT_ALONE_ARCS = 3_000
 # Above this many visit x carer pairs, each role keeps only its nearest eligible carers.
 PRUNE_PAIRS = 150_000
 NEAREST_CARERS = 60
-# Up to this many visits, the first rota is built in two orders and the better one kept.
-PORTFOLIO_VISITS = 4_000
+# Share of the time the local search gets before the whole-week model, on tiny and mid weeks.
+EXACT_SMALL_SHARE = 0.25
+EXACT_MID_SHARE = 0.6
 
 
 @dataclass
@@ -50,7 +47,7 @@ class SolveOptions:
     time_limit: float = 30.0
     workers: int = 0  # 0: one per core
     seed: int = 0
-    strategy: str = "auto"  # "auto" | "exact" | "lns"
+    strategy: str = "auto"  # "auto" | "exact" | "search" ("lns": the old name of "search")
     log: bool = False
 
     @property
@@ -105,7 +102,7 @@ class Solver:
         self.opts = options
         self.progress = progress
         self.t0 = time.monotonic()
-        self.rng = random.Random(options.seed)
+        self.search_params = SearchParams()
         self.weights = Weights(problem)
         self.day_of_visit = [visit_day(problem, v) for v in problem.visits]
         pairs = len(problem.visits) * len(problem.carers)
@@ -314,247 +311,86 @@ class Solver:
         self._report(st, "exact", self.best_bound)
         return st
 
-    # -- the LNS path -------------------------------------------------------------------
-    def _closure(self, st: _State, carer_days: set[tuple[int, int]]) -> set[int]:
-        """Free visits of ``carer_days``, adding carer-days until double-ups are whole."""
-        frontier = list(carer_days)
-        visits: set[int] = set()
-        while frontier:
-            key = frontier.pop()
-            for vi in st.day_visits.get(key, []):
-                if vi in visits:
-                    continue
-                visits.add(vi)
-                for ci in st.assign[vi][0]:
-                    other = (ci, self.day_of_visit[vi])
-                    if other not in carer_days:
-                        carer_days.add(other)
-                        frontier.append(other)
-        return visits
-
-    def _client_neighbourhood(self, st: _State, size: int) -> Scope | None:
-        """Every carer-day that touches one client: room to hand the client to fewer faces.
-
-        The client is drawn in proportion to the carers beyond the first they see, so the
-        move goes where continuity is worst.
-        """
-        problem, rng = self.problem, self.rng
-        carers_of: dict[str, set[int]] = defaultdict(set)
-        visits_of: dict[str, list[int]] = defaultdict(list)
-        for vi, (carers, _start) in st.assign.items():
-            client = problem.visits[vi].client
-            carers_of[client].update(carers)
-            visits_of[client].append(vi)
-        weighted = [(k, len(c) - 1) for k, c in carers_of.items() if len(c) > 1]
-        if not weighted:
-            return None
-        client = rng.choices([k for k, _ in weighted], weights=[w for _, w in weighted])[0]
-        days = sorted({self.day_of_visit[vi] for vi in visits_of[client]})
-        rng.shuffle(days)
-        carer_days: set[tuple[int, int]] = set()
-        visits: set[int] = set()
-        limit = int(2.5 * max(size, 12))
-        for d in days:
-            trial = set(carer_days)
-            trial.update((ci, d) for vi in visits_of[client] if self.day_of_visit[vi] == d
-                         for ci in st.assign[vi][0])
-            trial_visits = self._closure(st, trial)
-            if len(trial_visits) > limit and carer_days:
-                continue
-            carer_days, visits = trial, trial_visits
-        if len(visits) > 2 * limit:
-            return None
-        return Scope(carer_days, visits)
-
-    def _neighbourhood(self, st: _State, size: int) -> Scope | None:
-        problem, rng = self.problem, self.rng
-        if rng.random() < 0.25:
-            return self._client_neighbourhood(st, size)
-        unassigned = [vi for vi in range(len(problem.visits))
-                      if vi not in st.assign and self.candidates.get(vi)]
-        if unassigned and rng.random() < 0.6:
-            seed = rng.choice(unassigned)
-        else:
-            assigned = list(st.assign)
-            if not assigned:
-                return None
-            seed = rng.choice(assigned)
-        day = self.day_of_visit[seed]
-        seed_client = problem.visits[seed].client
-        pool = [ci for ci in range(len(problem.carers)) if (ci, day) in self.all_carer_days]
-        cand = self.candidates.get(seed, set())
-
-        def distance(ci: int) -> float:
-            carer = problem.carers[ci]
-            visits = st.day_visits.get((ci, day))
-            place = problem.visits[visits[len(visits) // 2]].client if visits else carer.id
-            base = problem.travel_minutes(place, seed_client, carer)
-            return base * (0.5 if ci in cand else 1.0) * (1 + 0.3 * rng.random())
-
-        pool.sort(key=distance)
-        # the carers who could make the seed visit come first: that is whom the move needs
-        pool = [ci for ci in pool if ci in cand] + [ci for ci in pool if ci not in cand]
-        max_carers = max(2, size // 6)
-        carer_days: set[tuple[int, int]] = set()
-        days = [day]
-        if rng.random() < (0.5 if seed not in st.assign else 0.3):
-            # neighbouring days too: rest between days and weekly continuity need them
-            # (an uncovered morning visit often waits on someone's late evening before)
-            days = [d for d in (day - 1, day, day + 1) if 0 <= d < problem.days]
-            max_carers = max(3, (2 * max_carers) // 3)
-        visits: set[int] = set()
-        limit = max(size, 12)
-        taken = 0
-        for ci in pool:
-            if taken >= max_carers:
-                break
-            trial = set(carer_days)
-            trial.update((ci, d) for d in days if (ci, d) in self.all_carer_days)
-            trial_visits = self._closure(st, trial)
-            if len(trial_visits) > limit and carer_days:
-                continue  # double-ups would drag in too much: try the next carer
-            carer_days, visits = trial, trial_visits
-            taken += 1
-        if len(visits) > 3 * limit:
-            return None  # a chain of double-ups: too big a move, draw another seed
-        chosen = {ci for ci, _ in carer_days}
-        extra = [vi for vi in unassigned if self.day_of_visit[vi] in days
-                 and self.candidates[vi] & chosen]
-        extra.sort(key=lambda vi: problem.travel_minutes(problem.visits[vi].client, seed_client,
-                                                         problem.carers[next(iter(chosen))]))
-        room = max(size - len(visits), size // 3)
-        visits.update(extra[:room])
-        if seed not in st.assign and self.candidates[seed] & chosen:
-            visits.add(seed)
-        return Scope(carer_days, visits)
-
-    def solve_lns(self, st: _State, time_limit: float) -> _State:
-        size = 40
-        deadline = self.elapsed() + time_limit
-        budget_used = 0.0
-        sub_limit = 1.0
-        stall = 0
-        while True:
-            if self.opts.deterministic:
-                if budget_used >= time_limit * 0.8 or self.elapsed() >= deadline + time_limit * 0.5:
-                    break
-            elif self.elapsed() >= deadline - 0.2:
-                break
-            scope = self._neighbourhood(st, size)
-            if scope is None or not scope.visits:
-                stall += 1
-                if stall > 200:  # nothing left to move (an empty week, say)
-                    break
-                continue
-            stall = 0
-            ctx = self._build(st, scope)
-            old = sum(st.entity.get(e, 0) for e in ctx.entities())
-            if not self._complete_hint(ctx):
-                # cannot start from the current rota (a propagation timeout on a loaded
-                # machine): skip this neighbourhood, the rota stays as it is
-                self.stats["skipped_neighbourhoods"] = self.stats.get("skipped_neighbourhoods", 0) + 1
-                continue
-            remaining = (time_limit - budget_used) if self.opts.deterministic else deadline - self.elapsed()
-            solver = self._params(max(0.05, min(sub_limit, remaining)), light=True)
-            t = time.monotonic()
-            status = solver.solve(ctx.model)
-            self.stats["solve_seconds_cp"] += time.monotonic() - t
-            budget_used += solver.deterministic_time + 0.01
-            self.stats["iterations"] += 1
-            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                new_obj = round(solver.objective_value)
-                if new_obj <= old:
-                    improved = new_obj < old
-                    st = self._extract(ctx, solver, st)
-                    if improved:
-                        self.stats["improvements"] += 1
-                        self._report(st, "lns")
-                size = min(size + 4, 160) if status == cp_model.OPTIMAL else max(12, size - 4)
-            else:
-                size = max(12, size - 6)
-        self.status = "feasible"
-        return st
-
     # -- the whole solve ----------------------------------------------------------------
     def run(self) -> Rota:
         st = self._initial_state()
-        strategy = self.opts.strategy
+        strategy = {"lns": "search"}.get(self.opts.strategy, self.opts.strategy)
+        arcs = self.estimated_arcs()
         if strategy == "auto":
-            strategy = "exact" if self.estimated_arcs() <= EXACT_ARC_LIMIT else "lns"
+            strategy = "exact" if arcs <= EXACT_ARC_LIMIT else "search"
         self.stats["strategy"] = strategy
-        self.stats["estimated_arcs"] = self.estimated_arcs()
+        self.stats["estimated_arcs"] = arcs
         st = self._place_pins(st)
         if self.status == "infeasible":
             return self._rota(st)
-        st = self._construct(st)
-        self.stats["first_solution_seconds"] = round(self.elapsed(), 3)
-        if strategy == "exact" and self.estimated_arcs() > EXACT_ALONE_ARCS and self.opts.strategy == "auto":
-            # mid-sized: LNS finds good rotas faster, then the whole-week model starts from
-            # the best one and proves a bound
-            st = self._evaluate(st)
-            self._report(st, "construct")
-            st = self.solve_lns(st, (self.opts.time_limit - self.elapsed()) * 0.6)
-            st = self.solve_exact(st, self.opts.time_limit - self.elapsed())
-        elif strategy == "exact":
-            st = self.solve_exact(st, self.opts.time_limit - self.elapsed())
-        else:
-            st = self._evaluate(st)
-            self._report(st, "construct")
-            st = self.solve_lns(st, self.opts.time_limit - self.elapsed())
-            self.best_bound = self._trivial_bound()
-        return self._rota(st)
-
-    def _construct(self, st: _State) -> _State:
-        """Greedy insertion of every visit not yet placed (pins are already in ``st``)."""
         t = time.monotonic()
-        everything = list(range(len(self.problem.visits)))
-        builder = Constructor(self.problem, self.options, self.weights, self.day_of_visit, st.assign)
-        assign = builder.run(everything)
-        self.stats["construct_order"] = "time"
-        if len(self.problem.visits) <= PORTFOLIO_VISITS:
-            # a second order, double-ups first: which is better depends on the week
-            other = Constructor(self.problem, self.options, self.weights, self.day_of_visit, st.assign)
-            other_assign = other.run(everything, double_ups_first=True)
-            if other.score() < builder.score():
-                assign = other_assign
-                self.stats["construct_order"] = "double-ups first"
+        search = Search(self.problem, self.options, self.weights, self.day_of_visit, self.search_params)
+        live = search.empty_state()
+        if st.assign and not search.load(live, st.assign):
+            raise RuntimeError("internal error: the pinned visits' rota breaks a rule")
+        search.construct(live)
         self.stats["construct_seconds"] = round(time.monotonic() - t, 3)
-        new = _State(assign=assign, entity=dict(st.entity))
+        self.stats["first_solution_seconds"] = round(self.elapsed(), 3)
+        self._report_search(search, live, "construct")
+        remaining = self.opts.time_limit - self.elapsed()
+        if strategy == "exact" and self.opts.strategy == "auto":
+            # small weeks: the local search finds a good rota fast, then the whole-week
+            # model starts from it and proves a bound (alone when the model is tiny)
+            share = EXACT_SMALL_SHARE if arcs <= EXACT_ALONE_ARCS else EXACT_MID_SHARE
+            live = self._search(search, live, remaining * share)
+        elif strategy == "search":
+            live = self._search(search, live, remaining)
+        if strategy == "exact":
+            live = self._exact_from(search, live)
+        else:
+            self.best_bound = self._trivial_bound()
+            self.status = "feasible"
+        return self._rota_from(search, live)
+
+    def _search(self, search: Search, live: Live, time_limit: float) -> Live:
+        scale = self.weights.scale
+
+        def on_improve(objective: int, covered: int) -> None:
+            if self.progress is not None:
+                self.progress(Progress(elapsed=self.elapsed(), objective=objective / scale, bound=None,
+                                       covered=covered, visits=len(self.problem.visits), phase="search"))
+
+        live, stats = search.improve(live, max(0.0, time_limit), seed=self.opts.seed,
+                                     workers=self.opts.num_workers, deterministic=self.opts.deterministic,
+                                     on_improve=on_improve)
+        self.stats["search"] = {
+            "seconds": round(stats.seconds, 3), "moves": stats.moves, "work": stats.work,
+            "moves_per_second": round(stats.moves_per_second), "start_temperature": stats.start_temperature,
+            "operators": stats.per_op,
+        }
+        return live
+
+    def _exact_from(self, search: Search, live: Live) -> Live:
+        """The whole-week CP-SAT model, hinted with the search's rota; keeps the better rota."""
+        assign = search.assignment(live)
+        st = self._initial_state()
+        st.assign = dict(assign)
         for vi, (carers, _start) in assign.items():
             for ci in carers:
-                new.day_visits.setdefault((ci, self.day_of_visit[vi]), []).append(vi)
-        for visits in new.day_visits.values():
+                st.day_visits.setdefault((ci, self.day_of_visit[vi]), []).append(vi)
+        for visits in st.day_visits.values():
             visits.sort(key=lambda vi: assign[vi][1])
-        return new
+        before = search.objective(live)
+        st = self.solve_exact(st, self.opts.time_limit - self.elapsed())
+        if self.status == "infeasible":
+            return live
+        other = search.copy_state(live)
+        if search.load(other, st.assign) and search.objective(other) < before:
+            self.stats["exact_improved"] = True
+            return other
+        return live
 
-    def _evaluate(self, st: _State) -> _State:
-        """Value every entity of a rota by the model itself, one day at a time.
-
-        Each day's model may only use the carers the rota names, so it is solved by
-        propagation; its penalty variables then give the rota's objective exactly.
-        """
-        t = time.monotonic()
-        fixed_options = [o for o in self.options
-                         if o.visit in st.assign and st.assign[o.visit][0][o.role] == o.carer]
-        for d in range(self.problem.days):
-            carer_days = {cd for cd in self.all_carer_days if cd[1] == d}
-            visits = {vi for vi in range(len(self.problem.visits)) if self.day_of_visit[vi] == d}
-            if not visits and not carer_days:
-                continue
-            scope = Scope(carer_days, visits)
-            ctx = self._build(st, scope, fixed_options)
-            for vi in visits:
-                if vi in st.assign:  # the rota as built: same carers, same times
-                    ctx.model.add(ctx.covered[vi] == 1)
-                    ctx.model.add(ctx.start[vi] == st.assign[vi][1])
-            solver = self._params(30.0)
-            status = solver.solve(ctx.model)
-            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                raise RuntimeError(f"internal error: the constructed rota breaks a rule on day {d} "
-                                   f"({solver.status_name(status)})")
-            st = self._extract(ctx, solver, st)
-        self.stats["evaluate_seconds"] = round(time.monotonic() - t, 3)
-        return st
+    def _report_search(self, search: Search, live: Live, phase: str) -> None:
+        if self.progress is None:
+            return
+        self.progress(Progress(elapsed=self.elapsed(), objective=search.objective(live) / self.weights.scale,
+                               bound=None, covered=search.covered(live), visits=len(self.problem.visits),
+                               phase=phase))
 
     def _place_pins(self, st: _State) -> _State:
         pinned = [i for i, v in enumerate(self.problem.visits) if v.id in self.problem.pin_by_visit]
@@ -577,60 +413,53 @@ class Solver:
                    if not self.candidates.get(vi))
 
     def _rota(self, st: _State) -> Rota:
+        """The rota when no valid one exists (the pins conflict)."""
+        problem = self.problem
+        unassigned = [Unassigned(v.id, ("no valid rota keeps every pin: the pinned visits "
+                                        "conflict with each other or with the rules",))
+                      for v in problem.visits]
+        return Rota(problem=problem.name, status="infeasible", assignments=[],
+                    unassigned=unassigned, objective=None, best_bound=None, kpis={},
+                    solve_seconds=round(self.elapsed(), 3), extra={"stats": self.stats})
+
+    def _rota_from(self, search: Search, live: Live) -> Rota:
         from scheduler.explain import explain_unassigned
 
         problem = self.problem
-        if self.status == "infeasible":
-            unassigned = [Unassigned(v.id, ("no valid rota keeps every pin: the pinned visits "
-                                            "conflict with each other or with the rules",))
-                          for v in problem.visits]
-            return Rota(problem=problem.name, status="infeasible", assignments=[],
-                        unassigned=unassigned, objective=None, best_bound=None, kpis={},
-                        solve_seconds=round(self.elapsed(), 3), extra={"stats": self.stats})
+        assign = search.assignment(live)
         assignments = [Assignment(problem.visits[vi].id,
                                   tuple(problem.carers[ci].id for ci in carers), start)
-                       for vi, (carers, start) in sorted(st.assign.items(),
-                                                         key=lambda kv: (kv[1][1], kv[0]))]
+                       for vi, (carers, start) in sorted(assign.items(), key=lambda kv: (kv[1][1], kv[0]))]
         unassigned = [Unassigned(v.id, tuple(explain_unassigned(problem, assignments, v.id)))
-                      for vi, v in enumerate(problem.visits) if vi not in st.assign]
+                      for vi, v in enumerate(problem.visits) if vi not in assign]
         scale = self.weights.scale
-        objective = st.objective / scale
-        bound = None if self.best_bound is None else min(self.best_bound, st.objective) / scale
+        value = search.objective(live)
+        bound = None if self.best_bound is None else min(self.best_bound, value) / scale
         status = self.status
-        if status == "feasible" and bound is not None and self.best_bound is not None \
-                and self.best_bound >= st.objective:
+        if status == "feasible" and self.best_bound is not None and self.best_bound >= value:
             status = "optimal"
         self.stats["solve_seconds_total"] = round(self.elapsed(), 3)
         return Rota(problem=problem.name, status=status, assignments=assignments,
-                    unassigned=unassigned, objective=_tidy(objective), best_bound=_tidy(bound),
-                    kpis=self._kpis(st), solve_seconds=round(self.elapsed(), 3),
+                    unassigned=unassigned, objective=_tidy(value / scale), best_bound=_tidy(bound),
+                    kpis=self._kpis(search, live, assign), solve_seconds=round(self.elapsed(), 3),
                     extra={"stats": self.stats})
 
-    def _kpis(self, st: _State) -> dict[str, Any]:
-        problem = self.problem
-        carers_of_client: dict[str, set[int]] = defaultdict(set)
-        lateness = 0
+    def _kpis(self, search: Search, live: Live,
+              assign: dict[int, tuple[tuple[int, ...], int]]) -> dict[str, Any]:
+        problem, st = self.problem, live.a
         by_priority: dict[str, list[int]] = {p: [0, 0] for p in ("essential", "important", "optional")}
         for vi, v in enumerate(problem.visits):
             by_priority[v.priority][1] += 1
-            if vi in st.assign:
+            if vi in assign:
                 by_priority[v.priority][0] += 1
-                carers, start = st.assign[vi]
-                carers_of_client[v.client].update(carers)
-                lateness += max(0, start - v.latest_start) * len(carers)
-        week_work: dict[int, int] = defaultdict(int)
-        for (ci, _d), minutes in st.day_work.items():
-            week_work[ci] += minutes
-        shortfall = sum(max(0, (c.contracted_minutes or 0) - week_work[ci])
-                        for ci, c in enumerate(problem.carers) if not c.is_volunteer)
-        distinct = [len(s) for s in carers_of_client.values()]
+        seen = st.k_dist[st.k_dist > 0]
         return {
             "visits": len(problem.visits),
-            "covered": len(st.assign),
-            "travel_minutes": sum(st.day_travel.values()),
-            "lateness_minutes": lateness,
-            "distinct_carers_per_client": round(sum(distinct) / len(distinct), 6) if distinct else 0.0,
-            "contract_shortfall_minutes": shortfall,
+            "covered": len(assign),
+            "travel_minutes": int(st.tot[core.T_TRAVEL]),
+            "lateness_minutes": int(st.tot[core.T_LATE]),
+            "distinct_carers_per_client": round(float(seen.mean()), 6) if len(seen) else 0.0,
+            "contract_shortfall_minutes": int(st.tot[core.T_SHORT]),
             "covered_by_priority": {p: {"covered": c, "total": t} for p, (c, t) in by_priority.items()},
         }
 
