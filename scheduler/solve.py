@@ -332,7 +332,9 @@ class Solver:
         self.stats["construct_seconds"] = round(time.monotonic() - t, 3)
         self.stats["first_solution_seconds"] = round(self.elapsed(), 3)
         self._report_search(search, live, "construct")
-        remaining = self.opts.time_limit - self.elapsed()
+        # one worker: the search's budget is its share of the limit, whatever the clock says
+        # (its own clock is a work count), so the same seed gives the same rota
+        remaining = self.opts.time_limit if self.opts.deterministic else self.opts.time_limit - self.elapsed()
         if strategy == "exact" and self.opts.strategy == "auto":
             # small weeks: the local search finds a good rota fast, then the whole-week
             # model starts from it and proves a bound (alone when the model is tiny)
@@ -341,7 +343,11 @@ class Solver:
         elif strategy == "search":
             live = self._search(search, live, remaining)
         if strategy == "exact":
-            live = self._exact_from(search, live)
+            if self.opts.deterministic:
+                exact_time = self.opts.time_limit - (self.stats.get("search", {}).get("budget", 0.0))
+            else:
+                exact_time = self.opts.time_limit - self.elapsed()
+            live = self._exact_from(search, live, exact_time)
         else:
             self.best_bound = self._trivial_bound()
             self.status = "feasible"
@@ -359,13 +365,13 @@ class Solver:
                                      workers=self.opts.num_workers, deterministic=self.opts.deterministic,
                                      on_improve=on_improve)
         self.stats["search"] = {
-            "seconds": round(stats.seconds, 3), "moves": stats.moves, "work": stats.work,
+            "budget": time_limit, "seconds": round(stats.seconds, 3), "moves": stats.moves, "work": stats.work,
             "moves_per_second": round(stats.moves_per_second), "start_temperature": stats.start_temperature,
             "operators": stats.per_op,
         }
         return live
 
-    def _exact_from(self, search: Search, live: Live) -> Live:
+    def _exact_from(self, search: Search, live: Live, time_limit: float) -> Live:
         """The whole-week CP-SAT model, hinted with the search's rota; keeps the better rota."""
         assign = search.assignment(live)
         st = self._initial_state()
@@ -376,7 +382,7 @@ class Solver:
         for visits in st.day_visits.values():
             visits.sort(key=lambda vi: assign[vi][1])
         before = search.objective(live)
-        st = self.solve_exact(st, self.opts.time_limit - self.elapsed())
+        st = self.solve_exact(st, time_limit)
         if self.status == "infeasible":
             return live
         other = search.copy_state(live)

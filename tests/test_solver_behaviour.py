@@ -19,7 +19,7 @@ def _small_week(clients: int = 4, seed: int = 3) -> dict:
     return generate_problem(clients=clients, seed=seed)
 
 
-@pytest.mark.parametrize("strategy", ["exact", "lns"])
+@pytest.mark.parametrize("strategy", ["exact", "search"])
 def test_same_seed_and_one_worker_give_the_same_rota(strategy: str) -> None:
     """The issue promises reproducible rotas: same input, seed 0, one worker, same rota."""
     problem = problem_from_dict(_small_week())
@@ -35,7 +35,7 @@ def test_same_seed_and_one_worker_give_the_same_rota(strategy: str) -> None:
 def test_large_neighbourhood_search_rota_passes_the_checker_with_its_own_objective() -> None:
     """The LNS keeps the objective as a sum of model-valued parts; the checker must agree."""
     problem = problem_from_dict(_small_week(clients=6, seed=5))
-    rota = solve(problem, SolveOptions(time_limit=4, workers=1, strategy="lns"))
+    rota = solve(problem, SolveOptions(time_limit=4, workers=1, strategy="search"))
     report = check(problem, rota)
     assert report.ok, [str(v) for v in report.violations]
     assert rota.objective is not None and objectives_equal(rota.objective, report.objective)
@@ -95,7 +95,7 @@ def test_pins_that_cannot_all_hold_make_the_status_infeasible_not_a_crash() -> N
                     "latest_start": "2026-11-30T08:00", "duration_minutes": 30} for i in (1, 2)],
         "pinned": [{"visit": "v1", "carers": ["ann"]}, {"visit": "v2", "carers": ["ann"]}],
     }
-    for strategy in ("exact", "lns"):
+    for strategy in ("exact", "search"):
         rota = solve(problem_from_dict(raw), SolveOptions(time_limit=2, workers=1, strategy=strategy))
         assert rota.status == "infeasible"
         assert {u.visit for u in rota.unassigned} == {"v1", "v2"}

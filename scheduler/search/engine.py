@@ -161,6 +161,7 @@ class Search:
                 deterministic: bool = True,
                 on_improve: ImproveCallback | None = None) -> tuple[Live, SearchStats]:
         """Anneal from ``st``; return the best state met (rebuilt from scratch) and stats."""
+        self._warm(live)
         t0 = time.monotonic()
         stats = SearchStats(per_op={n: {"tried": 0, "feasible": 0, "accepted": 0, "improving": 0}
                                     for n in operators.OP_NAMES})
@@ -206,6 +207,16 @@ class Search:
                                   "accepted": int(total[i, 2]), "improving": int(total[i, 3])}
         stats.start_temperature = temps[0]
         return best, stats
+
+    def _warm(self, live: Live) -> None:
+        """Compile (or load from the cache) the annealing code before the clock starts, so the
+        first solve on a machine gets the same search as every later one."""
+        p = self.params
+        empty = np.zeros(0, np.int64)
+        operators.sample_deltas(self.iref, live.ref, p.vector(), p.op_cumulative(), 0, empty, self.multi)
+        operators.anneal(self.iref, live.ref, p.vector(), p.op_cumulative(), 0, 1.0,
+                         np.array([self.objective(live)], np.int64), live.a.r_stops.copy(),
+                         live.a.r_len.copy(), empty, self.multi, np.zeros((operators.N_OPS, 4), np.int64))
 
     def _temperature(self, live: Live, par: np.ndarray, op_cum: np.ndarray, unc: np.ndarray) -> float:
         p = self.params
