@@ -365,7 +365,8 @@ class Solver:
                                      workers=self.opts.num_workers, deterministic=self.opts.deterministic,
                                      on_improve=on_improve)
         self.stats["search"] = {
-            "budget": time_limit, "seconds": round(stats.seconds, 3), "moves": stats.moves, "work": stats.work,
+            "budget": time_limit, "seconds": round(stats.seconds, 3), "moves": stats.moves,
+            "work": stats.work,
             "moves_per_second": round(stats.moves_per_second), "start_temperature": stats.start_temperature,
             "operators": stats.per_op,
         }
