@@ -109,6 +109,15 @@ def random_cand(inst: Inst, st: St, s: int) -> int:
     return inst.cand[a + min(i, j)]
 
 
+@njit(cache=True, nogil=True)
+def random_cand_route(inst: Inst, st: St, s: int) -> int:
+    """The route (that day) of a random carer who may fill stop s; -1 when there is none."""
+    c = random_cand(inst, st, s)
+    if c < 0:
+        return -1
+    return c * inst.dims[2] + inst.v_day[inst.s_visit[s]]
+
+
 # ======================================================================================
 # insertion
 # ======================================================================================
@@ -168,11 +177,8 @@ def op_relocate(inst: Inst, st: St, par: np.ndarray) -> bool:
     if s < 0:
         return False
     v = inst.s_visit[s]
-    c2 = random_cand(inst, st, s)
-    if c2 < 0:
-        return False
-    k2 = c2 * inst.dims[2] + inst.v_day[v]
-    if not carer_free_for(inst, st, s, k2):
+    k2 = random_cand_route(inst, st, s)
+    if k2 < 0 or not carer_free_for(inst, st, s, k2):
         return False
     t = st.v_S[v]
     if not remove_stop(inst, st, s):
@@ -189,10 +195,9 @@ def op_swap(inst: Inst, st: St, par: np.ndarray) -> bool:
         return False
     v1 = inst.s_visit[s1]
     k1 = st.s_route[s1]
-    c2 = random_cand(inst, st, s1)
-    if c2 < 0:
+    k2 = random_cand_route(inst, st, s1)
+    if k2 < 0:
         return False
-    k2 = c2 * inst.dims[2] + inst.v_day[v1]
     n2 = st.r_len[k2]
     if n2 == 0:
         return False
@@ -252,10 +257,7 @@ def _exchange(inst: Inst, st: St, k1: int, a1: int, b1: int, k2: int, a2: int, b
 
 @njit(cache=True, nogil=True)
 def _second_route(inst: Inst, st: St, s1: int) -> int:
-    c2 = random_cand(inst, st, s1)
-    if c2 < 0:
-        return -1
-    k2 = c2 * inst.dims[2] + inst.v_day[inst.s_visit[s1]]
+    k2 = random_cand_route(inst, st, s1)
     if k2 == st.s_route[s1]:
         return -1
     return k2
@@ -313,10 +315,9 @@ def op_or_opt(inst: Inst, st: St, par: np.ndarray) -> bool:
         return False
     k1 = st.s_route[s1]
     v1 = inst.s_visit[s1]
-    c2 = random_cand(inst, st, s1)
-    if c2 < 0:
+    k2 = random_cand_route(inst, st, s1)
+    if k2 < 0:
         return False
-    k2 = c2 * inst.dims[2] + inst.v_day[v1]
     a = st.s_pos[s1]
     b = min(st.r_len[k1], a + 1 + rand_int(st, 3))
     if k2 != k1:
