@@ -295,6 +295,8 @@ class ClientBase(SQLModel):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     address: str | None = Field(default=None, max_length=500)
+    #: how to get in (key safe, door code, dog...): shown to the carers on the client's visits
+    access_notes: str | None = Field(default=None, max_length=1000)
     gender_preference: str | None = Field(default=None, max_length=40)
 
 
@@ -313,6 +315,7 @@ class ClientUpdate(Forbid):
     lat: float = Field(default=None, ge=-90, le=90)
     lon: float = Field(default=None, ge=-180, le=180)
     address: str | None = Field(default=None, max_length=500)
+    access_notes: str | None = Field(default=None, max_length=1000)
     gender_preference: str | None = Field(default=None, max_length=40)
     is_active: bool = Field(default=None)
 
@@ -645,6 +648,37 @@ class VisitPublic(SQLModel):
     actual_start: NaiveDatetime | None
     actual_end: NaiveDatetime | None
     credited: bool
+
+
+class VisitClientPublic(SQLModel):
+    """What a carer needs to find and enter a client's home (only on the carer's own visits)."""
+
+    id: int
+    name: str
+    address: str | None
+    access_notes: str | None
+
+
+class VisitPartnerPublic(SQLModel):
+    """The other carer(s) of a double-up visit."""
+
+    member_id: int
+    full_name: str
+
+
+class MyVisitPublic(VisitPublic):
+    client: VisitClientPublic
+    partners: list[VisitPartnerPublic] = []
+
+
+class MyRotaPublic(SQLModel):
+    """A carer's week: which week is shown, why, and their own visits in its published rota."""
+
+    week_start: dt.date
+    #: why this week is shown: ``requested``, ``this week`` or ``next published week with visits``
+    shown: str
+    note: str
+    visits: list[MyVisitPublic] = []
 
 
 class RotaPublic(SQLModel):

@@ -9,12 +9,11 @@ from pydantic import BaseModel
 from api.deps import Carer, CurrentMember, SessionDep, SettingsDep, get_ledger, get_now
 from api.errors import NotFound
 from api.input import StrictJSONRoute
-from api.models import ExchangeCreate, GiftCreate, Member, VisitPublic
+from api.models import ExchangeCreate, GiftCreate, Member, MyRotaPublic
 from api.ratelimit import limit_writes
 from api.security import create_token, decode_token
 from api.services import bank
 from api.services import visits as svc
-from api.services.rotas import week_of
 
 router = APIRouter(route_class=StrictJSONRoute, dependencies=[Depends(limit_writes)])
 Ledger = Annotated[Any, Depends(get_ledger)]
@@ -27,10 +26,12 @@ class CalendarLink(BaseModel):
     token: str
 
 
-@router.get("/me/rota", response_model=list[VisitPublic], tags=["me"])
+@router.get("/me/rota", response_model=MyRotaPublic, tags=["me"])
 def my_rota(session: SessionDep, member: CurrentMember, now: Now, week_start: dt.date | None = None):
-    """The caller's own visits in the published rota of a week (default: this week)."""
-    return svc.my_rota(session, member, week_start or week_of(now.date()))
+    """The caller's own visits in the published rota of a week, with each client's name,
+    address and access notes and the double-up partner. Default week: this week if it has
+    the caller's visits, else the next published week that has some (``shown`` says which)."""
+    return svc.my_rota(session, member, week_start, now.date())
 
 
 @router.get("/me/calendar-link", response_model=CalendarLink, tags=["me"])

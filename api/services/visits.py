@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -14,10 +15,14 @@ from api.models import (
     CheckOut,
     Client,
     Member,
+    MyRotaPublic,
+    MyVisitPublic,
     Rota,
     RotaStatus,
     Visit,
     VisitCarer,
+    VisitClientPublic,
+    VisitPartnerPublic,
     VisitPublic,
     VisitStatus,
     role_of,
@@ -25,7 +30,7 @@ from api.models import (
 from api.services import bank
 from api.services.common import client_ids_visible_to, get_in_coop
 from api.services.problem_builder import check_week_start
-from api.services.rotas import visit_public
+from api.services.rotas import visit_public, week_of
 from timebank import Ledger
 
 log = logging.getLogger("carerota.visits")
@@ -144,14 +149,56 @@ def _published_visits_for(session: Session, member: Member, start: dt.datetime,
     return list(session.exec(q).all())
 
 
-def my_rota(session: Session, actor: Member, week_start: dt.date) -> list[VisitPublic]:
-    """The caller's own visits in the week's published rota."""
-    check_week_start(week_start)
+def _my_visit(session: Session, v: Visit, me: Member, clients: dict[int, Client | None]) -> MyVisitPublic:
+    client = clients.setdefault(v.client_id, session.get(Client, v.client_id))
+    partners = []
+    for mid in v.carer_ids:
+        other = session.get(Member, mid) if mid != me.id else None
+        if other is not None and other.coop_id == me.coop_id:
+            partners.append(VisitPartnerPublic(member_id=other.id, full_name=other.full_name))
+    info = VisitClientPublic(id=v.client_id, name=client.name if client else "",
+                             address=client.address if client else None,
+                             access_notes=client.access_notes if client else None)
+    return MyVisitPublic(**visit_public(v).model_dump(), client=info, partners=partners)
+
+
+def _first_week_with_visits(session: Session, member: Member, from_day: dt.datetime) -> dt.date | None:
+    q = (select(func.min(Rota.week_start)).select_from(Visit)
+         .join(VisitCarer, VisitCarer.visit_id == Visit.id).join(Rota, Rota.id == Visit.rota_id)
+         .where(VisitCarer.member_id == member.id, Rota.status == RotaStatus.published.value,
+                Rota.coop_id == member.coop_id, Visit.start >= from_day))
+    return session.exec(q).one()
+
+
+def my_rota(session: Session, actor: Member, week_start: dt.date | None, today: dt.date) -> MyRotaPublic:
+    """The caller's own visits in a week's published rota, each with what the carer needs:
+    the client's name, address and access notes, and the other carer(s) of a double-up.
+
+    Without ``week_start``: this week when it has the caller's visits, else the first later
+    published week that has some (after the weekly solve publishes next week, a carer sees it);
+    ``shown`` and ``note`` say which."""
     if role_of(actor) not in ("staff", "volunteer"):
         raise Forbidden("only carers (staff, volunteers) have a rota of their own")
+    this_week = week_of(today)
+    if week_start is not None:
+        check_week_start(week_start)
+        shown, note = "requested", f"the week of Monday {week_start:%d %b %Y}, as asked"
+    else:
+        found = _first_week_with_visits(session, actor, dt.datetime.combine(this_week, dt.time()))
+        if found is None:
+            week_start, shown = this_week, "this week"
+            note = "this week; you have no visits in a published rota from this week on"
+        elif found == this_week:
+            week_start, shown, note = found, "this week", "this week"
+        else:
+            week_start, shown = found, "next published week with visits"
+            note = (f"the week of Monday {found:%d %b %Y}: the first published week with your visits "
+                    "(none this week)")
     start = dt.datetime.combine(week_start, dt.time())
-    return [visit_public(v) for v in _published_visits_for(session, actor, start,
-                                                           start + dt.timedelta(days=7))]
+    clients: dict[int, Client | None] = {}
+    visits = [_my_visit(session, v, actor, clients)
+              for v in _published_visits_for(session, actor, start, start + dt.timedelta(days=7))]
+    return MyRotaPublic(week_start=week_start, shown=shown, note=note, visits=visits)
 
 
 def client_visits(session: Session, actor: Member, client_id: int, week_start: dt.date) -> list[VisitPublic]:
@@ -191,6 +238,15 @@ def calendar(session: Session, member: Member, now: dt.datetime, tz: str) -> byt
         ev.add("dtstamp", dt.datetime.now(dt.UTC))
         if client is not None and client.address:
             ev.add("location", client.address)
+        details = []
+        if client is not None and client.access_notes:
+            details.append(f"Access: {client.access_notes}")
+        partners = [p.full_name for mid in v.carer_ids if mid != member.id
+                    and (p := session.get(Member, mid)) is not None]
+        if partners:
+            details.append("With: " + ", ".join(partners))
+        if details:
+            ev.add("description", "\n".join(details))
         ev.add("status", "CONFIRMED")
         cal.add_component(ev)
     return cal.to_ical()
