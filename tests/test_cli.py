@@ -55,7 +55,8 @@ def test_solve_writes_a_rota_that_check_accepts(solved: tuple[Path, Path, str]) 
     week, rota, _ = solved
     result = runner.invoke(app, ["check", str(week), str(rota)])
     assert result.exit_code == 0, result.stdout
-    assert "valid" in result.stdout
+    # the verdict is the last line, word for word ("invalid: ..." must not pass for it)
+    assert result.stdout.splitlines()[-1] == "valid: the rota keeps every rule"
     assert "Objective (recomputed)" in result.stdout
     raw = json.loads(rota.read_text())
     from scheduler.checker import check
@@ -99,7 +100,12 @@ def test_check_of_a_broken_rota_exits_1_and_names_the_violation(solved: tuple[Pa
     out = " ".join(result.stdout.split())
     assert "start_windows" in out
     assert visit.id in out
-    assert "invalid" in out
+    from scheduler.checker import check
+    from scheduler.rota import rota_from_dict
+
+    violations = check(problem, rota_from_dict(raw, problem)).violations
+    assert violations
+    assert result.stdout.splitlines()[-1] == f"invalid: {len(violations)} violation(s)"
 
 
 def test_check_of_an_unreadable_rota_exits_2(solved: tuple[Path, Path, str], tmp_path: Path) -> None:
