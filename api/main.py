@@ -110,7 +110,8 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
     app.state.settings = settings
     app.state.engine = engine
     app.state.secret = settings.resolved_secret()
-    app.state.rate_limits = RateLimits(settings.rate_limit_login, settings.rate_limit_write)
+    app.state.rate_limits = RateLimits(settings.rate_limit_login, settings.rate_limit_write,
+                                       settings.rate_limit_login_ip, settings.trusted_proxies)
     app.state.pool = pool
     app.state.ledger = make_ledger(settings)
     app.state.clock = local_clock(settings.timezone)

@@ -6,9 +6,10 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _dev_secret(path: Path) -> str:
@@ -49,14 +50,47 @@ class Settings(BaseSettings):
     auto_confirm_after_hours: int = 24
     auto_confirm_interval_minutes: int = 15
     history_weeks: int = 4
+    #: login attempts per account (the e-mail tried), e.g. ``10/minute``
     rate_limit_login: str = "10/minute"
+    #: login attempts per client address (an office behind one address logs in together)
+    rate_limit_login_ip: str = "100/minute"
+    #: writes (POST/PUT/PATCH/DELETE) per client address
     rate_limit_write: str = "120/minute"
+    #: proxies whose ``X-Forwarded-For`` is believed (addresses or networks, comma-separated in
+    #: the environment: ``CAREROTA_TRUSTED_PROXIES=127.0.0.1,10.0.0.0/8``); empty: the header is ignored
+    trusted_proxies: Annotated[list[str], NoDecode] = []
     allow_signup: bool = True
     #: argon2id cost of new password hashes (OWASP-level defaults; tests lower them)
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost: int = Field(default=65536, ge=1024)
     argon2_parallelism: int = Field(default=4, ge=1)
     run_migrations: bool = True
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value):
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("rate_limit_login", "rate_limit_login_ip", "rate_limit_write")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate like '10/minute' or '1000/hour'") from exc
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        from api.ratelimit import parse_networks
+
+        parse_networks(value)
+        return value
 
     def resolved_secret(self) -> str:
         return self.secret_key or _dev_secret(self.secret_key_file)

@@ -9,7 +9,7 @@ from api.deps import CurrentMember, SessionDep, SettingsDep
 from api.errors import Forbidden
 from api.input import StrictJSONRoute
 from api.models import CoopCreate, MemberPublic, Token, role_of
-from api.ratelimit import limit_login
+from api.ratelimit import limit_login, limit_signup
 from api.security import create_token
 from api.services import members as svc
 
@@ -28,7 +28,7 @@ def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: Sessio
     return Token(access_token=token, scopes=scopes)
 
 
-@router.post("/coops", status_code=201, response_model=MemberPublic, dependencies=[Depends(limit_login)],
+@router.post("/coops", status_code=201, response_model=MemberPublic, dependencies=[Depends(limit_signup)],
              tags=["co-ops"])
 def sign_up(data: CoopCreate, session: SessionDep, settings: SettingsDep) -> MemberPublic:
     """Register a new co-op and its first coordinator (returns the coordinator)."""

@@ -62,6 +62,43 @@ def app_settings(backend, tmp_path_factory, request) -> Settings:
     return make_settings(pg_url, tmp, schema=schema)
 
 
+@pytest.fixture
+def fresh_app(backend, tmp_path, request):
+    """A factory of apps of their own (own settings, counters, database or schema) on the
+    test's backend: ``with fresh_app(rate_limit_login="3/minute") as (app, client): ...``."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def make(start_pool: bool = False, **over: Any):
+        tag = uuid.uuid4().hex[:10]
+        if backend == "sqlite":
+            settings = make_settings(f"sqlite:///{tmp_path / f'{tag}.db'}", tmp_path, **over)
+        else:
+            pg_url = request.getfixturevalue("pg_url")
+            schema = f"api_test_{tag}"
+            admin = sa.create_engine(pg_url)
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+
+            def drop() -> None:
+                with admin.begin() as conn:
+                    conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                admin.dispose()
+
+            request.addfinalizer(drop)
+            settings = make_settings(pg_url, tmp_path, schema=schema, **over)
+        application = create_app(settings, start_pool=start_pool)
+        try:
+            with TestClient(application) as c:
+                yield application, c
+        finally:
+            application.state.pool.shutdown()
+            application.state.engine.dispose()
+            application.state.ledger.engine.dispose()
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def app(app_settings):
     application = create_app(app_settings)
