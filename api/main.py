@@ -92,9 +92,11 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
         from sqlmodel import SQLModel
 
         import api.models  # noqa: F401
+        from timebank.models import ledger_tables
 
+        ledger = {t.name for t in ledger_tables()}  # made with its triggers by make_ledger
         SQLModel.metadata.create_all(engine, tables=[t for n, t in SQLModel.metadata.tables.items()
-                                                     if not n.startswith("tb_")])
+                                                     if n not in ledger])
     pool = SolvePool(settings.database_url, settings.database_schema, settings.solve_processes,
                      settings.solve_workers)
 

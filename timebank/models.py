@@ -198,3 +198,9 @@ entry_t = _table(Entry)
 
 LEDGER_TABLES: list[Table] = [policy_t, limit_t, account_t, txn_t, entry_t]
 IMMUTABLE_TABLES: list[Table] = [txn_t, entry_t]
+
+
+def ledger_tables() -> list[Table]:
+    """The ledger's own tables, for an application that shares its database with the ledger
+    (it creates, migrates or leaves out exactly these, without knowing how they are named)."""
+    return list(LEDGER_TABLES)
