@@ -21,7 +21,7 @@ from timebank.errors import (
 from timebank.models import AccountKind, AccountPublic, CreditSource, LedgerTransactionPublic, TxnKind
 from timebank.retry import is_retryable, run_with_retry
 from timebank.service import DEFAULT_LIMITS, Ledger, Limits, Policy, ReconcileReport
-from timebank.statements import KindMonthRow, Statement, StatementLine
+from timebank.statements import KindMonthRow, PeriodTotals, Statement, StatementLine, StatementPage
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -41,12 +41,14 @@ __all__ = [
     "LimitExceeded",
     "Limits",
     "NotReversible",
+    "PeriodTotals",
     "Policy",
     "ProposedTransaction",
     "ReconcileReport",
     "RetryExhausted",
     "Statement",
     "StatementLine",
+    "StatementPage",
     "TransactionNotFound",
     "TxnKind",
     "ValidationError",

@@ -970,6 +970,17 @@ class Ledger:
         with self._read() as conn:
             return st.build_statement(conn, account, start, end)
 
+    def statement_page(
+        self, account_id: int, start: dt.date, end: dt.date, *, after_entry_id: int = 0, limit: int = 100
+    ) -> st.StatementPage:
+        """One page of the statement: the period's totals (summed in the database, the same on
+        every page), up to ``limit`` lines after entry ``after_entry_id``, and the entry id the
+        next page starts after (``None`` on the last page)."""
+        account = self.account(account_id)
+        with self._read() as conn:
+            return st.build_statement_page(conn, account, start, end, after_entry_id=after_entry_id,
+                                           limit=limit)
+
     def statement_csv(self, account_id: int, start: dt.date, end: dt.date) -> str:
         return st.statement_to_csv(self.statement(account_id, start, end))
 

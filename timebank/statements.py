@@ -68,15 +68,36 @@ def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
-def build_statement(conn: Connection, account: AccountPublic, start: dt.date, end: dt.date) -> Statement:
+def _period(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
     from timebank.errors import ValidationError
 
     if not isinstance(start, dt.date) or not isinstance(end, dt.date) or end < start:
         raise ValidationError(
             [f"end: the period must be two dates with start <= end, got {start!r}..{end!r}"]
         )
-    lo, hi = _day_start(start), _day_start(end + dt.timedelta(days=1))
-    aid = account.id
+    return _day_start(start), _day_start(end + dt.timedelta(days=1))
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodTotals:
+    """A statement's figures for its whole period, summed by the database (any page size)."""
+
+    opening_balance: int
+    closing_balance: int
+    minutes_in: int
+    minutes_out: int
+    given_minutes: int
+    received_minutes: int
+    other_in_minutes: int
+    other_out_minutes: int
+    lines: int
+
+
+def period_totals(conn: Connection, account_id: int, start: dt.date, end: dt.date) -> PeriodTotals:
+    """Opening and closing balance and the minutes in, out, given, received and other of the
+    period, each one SQL aggregate (no line is fetched)."""
+    lo, hi = _period(start, end)
+    aid = account_id
     opening = conn.execute(
         sa.select(entry_t.c.balance_after)
         .where(entry_t.c.account_id == aid, entry_t.c.posted_at < lo)
@@ -84,10 +105,70 @@ def build_statement(conn: Connection, account: AccountPublic, start: dt.date, en
         .limit(1)
     ).scalar()
     opening_balance = int(opening) if opening is not None else 0
-
-    orig = txn_t.alias("orig")
     in_period = sa.and_(entry_t.c.account_id == aid, entry_t.c.posted_at >= lo, entry_t.c.posted_at < hi)
-    rows = conn.execute(
+    closing = conn.execute(
+        sa.select(entry_t.c.balance_after).where(in_period).order_by(entry_t.c.id.desc()).limit(1)
+    ).scalar()
+    orig = txn_t.alias("orig")
+    amount = entry_t.c.amount
+    is_reversal = txn_t.c.kind == TxnKind.REVERSAL.value
+    # a reversal counts against the kind it reverses
+    effective = sa.case((is_reversal, sa.func.coalesce(orig.c.kind, "")), else_=txn_t.c.kind)
+    is_time = effective.in_(sorted(TIME_KINDS))
+
+    def total(condition: Any) -> Any:
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, amount), else_=0)), 0)
+
+    # hours given: credits of time kinds, less reversals that debit them; received: the mirror
+    gives = sa.or_(sa.and_(~is_reversal, amount > 0), sa.and_(is_reversal, amount < 0))
+    receives = sa.or_(sa.and_(~is_reversal, amount < 0), sa.and_(is_reversal, amount > 0))
+    row = conn.execute(
+        sa.select(
+            total(amount > 0).label("m_in"),
+            total(amount < 0).label("m_out"),
+            total(sa.and_(is_time, gives)).label("given"),
+            total(sa.and_(is_time, receives)).label("received"),
+            total(sa.and_(~is_time, amount > 0)).label("other_in"),
+            total(sa.and_(~is_time, amount < 0)).label("other_out"),
+            sa.func.count(entry_t.c.id).label("n"),
+        )
+        .select_from(
+            entry_t.join(txn_t, txn_t.c.id == entry_t.c.transaction_id).outerjoin(
+                orig, orig.c.id == txn_t.c.reverses_id
+            )
+        )
+        .where(in_period)
+    ).one()
+    return PeriodTotals(
+        opening_balance=opening_balance,
+        closing_balance=int(closing) if closing is not None else opening_balance,
+        minutes_in=int(row.m_in),
+        minutes_out=-int(row.m_out),
+        given_minutes=int(row.given),
+        received_minutes=-int(row.received),
+        other_in_minutes=int(row.other_in),
+        other_out_minutes=-int(row.other_out),
+        lines=int(row.n),
+    )
+
+
+def statement_lines(
+    conn: Connection,
+    account_id: int,
+    start: dt.date,
+    end: dt.date,
+    *,
+    after_entry_id: int = 0,
+    limit: int | None = None,
+) -> list[StatementLine]:
+    """The period's lines in entry order, from the first entry after ``after_entry_id``
+    (a page's cursor), at most ``limit`` of them (None: all)."""
+    lo, hi = _period(start, end)
+    aid = account_id
+    orig = txn_t.alias("orig")
+    in_period = sa.and_(entry_t.c.account_id == aid, entry_t.c.posted_at >= lo, entry_t.c.posted_at < hi,
+                        entry_t.c.id > after_entry_id)
+    q = (
         sa.select(
             entry_t.c.id,
             entry_t.c.transaction_id,
@@ -110,72 +191,85 @@ def build_statement(conn: Connection, account: AccountPublic, start: dt.date, en
         )
         .where(in_period)
         .order_by(entry_t.c.id)
-    ).all()
+    )
+    if limit is not None:
+        q = q.limit(limit)
+    rows = conn.execute(q).all()
     others: dict[int, list[int]] = defaultdict(list)
     if rows:
-        mine = sa.select(entry_t.c.transaction_id).where(in_period).scalar_subquery()
+        txns = sorted({r.transaction_id for r in rows})
         for o in conn.execute(
             sa.select(entry_t.c.transaction_id, entry_t.c.account_id)
-            .where(entry_t.c.transaction_id.in_(mine), entry_t.c.account_id != aid)
+            .where(entry_t.c.transaction_id.in_(txns), entry_t.c.account_id != aid)
             .order_by(entry_t.c.id)
         ):
             others[o.transaction_id].append(o.account_id)
-
-    lines: list[StatementLine] = []
-    m_in = m_out = given = received = other_in = other_out = 0
-    for r in rows:
-        amount = int(r.amount)
-        if amount > 0:
-            m_in += amount
-        else:
-            m_out -= amount
-        effective = r.reverses_kind if r.kind == TxnKind.REVERSAL.value else r.kind
-        if effective in TIME_KINDS:
-            if r.kind == TxnKind.REVERSAL.value:
-                # a reversal undoes hours given (it debits) or hours received (it credits)
-                if amount < 0:
-                    given += amount
-                else:
-                    received -= amount
-            elif amount > 0:
-                given += amount
-            else:
-                received -= amount
-        elif amount > 0:
-            other_in += amount
-        else:
-            other_out -= amount
-        lines.append(
-            StatementLine(
-                entry_id=r.id,
-                transaction_id=r.transaction_id,
-                posted_at=_aware(r.posted_at),
-                service_date=r.service_date,
-                kind=r.kind,
-                reverses_id=r.reverses_id,
-                reverses_kind=r.reverses_kind,
-                memo=r.memo,
-                reference=r.reference,
-                recorded_by=r.recorded_by,
-                on_behalf_of=r.on_behalf_of,
-                minutes=amount,
-                balance_after=int(r.balance_after),
-                counterparties=tuple(others.get(r.transaction_id, ())),
-            )
+    return [
+        StatementLine(
+            entry_id=r.id,
+            transaction_id=r.transaction_id,
+            posted_at=_aware(r.posted_at),
+            service_date=r.service_date,
+            kind=r.kind,
+            reverses_id=r.reverses_id,
+            reverses_kind=r.reverses_kind,
+            memo=r.memo,
+            reference=r.reference,
+            recorded_by=r.recorded_by,
+            on_behalf_of=r.on_behalf_of,
+            minutes=int(r.amount),
+            balance_after=int(r.balance_after),
+            counterparties=tuple(others.get(r.transaction_id, ())),
         )
-    closing = lines[-1].balance_after if lines else opening_balance
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class StatementPage:
+    """One page of a statement: the whole period's totals, up to ``limit`` lines, and the
+    entry id to continue after (``None`` on the last page)."""
+
+    account: AccountPublic
+    start: dt.date
+    end: dt.date
+    totals: PeriodTotals
+    lines: tuple[StatementLine, ...]
+    next_after: int | None
+
+
+def build_statement_page(
+    conn: Connection, account: AccountPublic, start: dt.date, end: dt.date, *, after_entry_id: int, limit: int
+) -> StatementPage:
+    from timebank.errors import ValidationError
+
+    if limit < 1:
+        raise ValidationError([f"limit: must be at least 1, got {limit}"])
+    if after_entry_id < 0:
+        raise ValidationError([f"after_entry_id: must not be negative, got {after_entry_id}"])
+    totals = period_totals(conn, account.id, start, end)
+    lines = statement_lines(conn, account.id, start, end, after_entry_id=after_entry_id, limit=limit + 1)
+    more = len(lines) > limit
+    lines = lines[:limit]
+    return StatementPage(account=account, start=start, end=end, totals=totals, lines=tuple(lines),
+                         next_after=lines[-1].entry_id if more else None)
+
+
+def build_statement(conn: Connection, account: AccountPublic, start: dt.date, end: dt.date) -> Statement:
+    totals = period_totals(conn, account.id, start, end)
+    lines = statement_lines(conn, account.id, start, end)
     return Statement(
         account=account,
         start=start,
         end=end,
-        opening_balance=opening_balance,
-        closing_balance=closing,
-        minutes_in=m_in,
-        minutes_out=m_out,
-        given_minutes=given,
-        received_minutes=received,
-        other_in_minutes=other_in,
-        other_out_minutes=other_out,
+        opening_balance=totals.opening_balance,
+        closing_balance=totals.closing_balance,
+        minutes_in=totals.minutes_in,
+        minutes_out=totals.minutes_out,
+        given_minutes=totals.given_minutes,
+        received_minutes=totals.received_minutes,
+        other_in_minutes=totals.other_in_minutes,
+        other_out_minutes=totals.other_out_minutes,
         lines=tuple(lines),
     )
 

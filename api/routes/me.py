@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel
 
 from api.deps import Carer, CurrentMember, SessionDep, SettingsDep, get_ledger, get_now
@@ -56,9 +56,11 @@ def calendar_feed(token: str, request: Request, session: SessionDep, settings: S
 
 @router.get("/me/timebank", response_model=bank.TimebankPublic, tags=["time bank"])
 def my_timebank(member: CurrentMember, ledger: Ledger, now: Now, start: dt.date | None = None,
-                end: dt.date | None = None):
-    """The caller's balance and statement (default: the last 90 days)."""
-    return bank.my_timebank(ledger, member, start, end, now.date())
+                end: dt.date | None = None, cursor: Annotated[str | None, Query(max_length=200)] = None,
+                limit: Annotated[int, Query(ge=1, le=500)] = 100):
+    """The caller's balance and statement (default: the last 90 days): the period's totals and
+    one page of at most ``limit`` lines; pass ``next_cursor`` as ``cursor`` for the next page."""
+    return bank.my_timebank(ledger, member, start, end, now.date(), cursor, limit)
 
 
 @router.post("/timebank/gifts", response_model=bank.TransferPublic, status_code=201, tags=["time bank"])

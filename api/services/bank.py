@@ -6,6 +6,7 @@ co-op's members onto its accounts (``coop_id`` = str(co-op id), ``owner_ref`` = 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 
 from sqlmodel import Session, SQLModel
@@ -32,6 +33,8 @@ class StatementLinePublic(SQLModel):
 
 
 class TimebankPublic(SQLModel):
+    """The balance, the period's totals (of all its lines, whatever the page) and one page of lines."""
+
     member_id: int
     account_id: int
     balance: int
@@ -43,7 +46,12 @@ class TimebankPublic(SQLModel):
     received_minutes: int
     other_in_minutes: int
     other_out_minutes: int
+    #: lines in the whole period; ``lines`` holds at most ``limit`` of them
+    line_count: int
+    limit: int
     lines: list[StatementLinePublic]
+    #: pass as ``cursor`` for the next page (same period); ``null`` on the last page
+    next_cursor: str | None = None
 
 
 class TransferPublic(SQLModel):
@@ -63,9 +71,34 @@ def account_of(ledger: Ledger, member: Member) -> int:
     return ledger.open_account(str(member.coop_id), kind, owner_ref=str(member.id)).id
 
 
+def _cursor(start: dt.date, end: dt.date, after: int) -> str:
+    raw = f"1:{start.isoformat()}:{end.isoformat()}:{after}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str) -> tuple[dt.date, dt.date, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        version, start, end, after = raw.split(":")
+        if version != "1":
+            raise ValueError(version)
+        return dt.date.fromisoformat(start), dt.date.fromisoformat(end), int(after)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Invalid("cursor: not a cursor from a previous page of this statement") from exc
+
+
 def my_timebank(ledger: Ledger, actor: Member, start: dt.date | None, end: dt.date | None,
-                today: dt.date) -> TimebankPublic:
-    """Balance and statement of the caller's own account (no one reads another's)."""
+                today: dt.date, cursor: str | None = None, limit: int = 100) -> TimebankPublic:
+    """Balance and statement of the caller's own account (no one reads another's), one page of
+    at most ``limit`` lines; ``next_cursor`` continues the same period on the next page."""
+    after = 0
+    if cursor is not None:
+        c_start, c_end, after = _read_cursor(cursor)
+        if (start is not None and start != c_start) or (end is not None and end != c_end):
+            raise Invalid("cursor: belongs to the period "
+                          f"{c_start.isoformat()}..{c_end.isoformat()}; leave start and end out or "
+                          "give the same ones")
+        start, end = c_start, c_end
     end = end or today
     start = start or (end - dt.timedelta(days=90))
     if end < start:
@@ -73,16 +106,20 @@ def my_timebank(ledger: Ledger, actor: Member, start: dt.date | None, end: dt.da
     if (end - start).days > 3660:
         raise Invalid("start: a statement covers at most ten years")
     account_id = account_of(ledger, actor)
-    st = ledger.statement(account_id, start, end)
+    page = ledger.statement_page(account_id, start, end, after_entry_id=after, limit=limit)
+    t = page.totals
     lines = [StatementLinePublic(entry_id=ln.entry_id, transaction_id=ln.transaction_id,
                                  posted_at=ln.posted_at, service_date=ln.service_date, kind=ln.kind,
                                  memo=ln.memo, reference=ln.reference, minutes=ln.minutes,
-                                 balance_after=ln.balance_after) for ln in st.lines]
+                                 balance_after=ln.balance_after) for ln in page.lines]
     return TimebankPublic(member_id=actor.id, account_id=account_id, balance=ledger.balance(account_id),
-                          start=start, end=end, opening_balance=st.opening_balance,
-                          closing_balance=st.closing_balance, given_minutes=st.given_minutes,
-                          received_minutes=st.received_minutes, other_in_minutes=st.other_in_minutes,
-                          other_out_minutes=st.other_out_minutes, lines=lines)
+                          start=start, end=end, opening_balance=t.opening_balance,
+                          closing_balance=t.closing_balance, given_minutes=t.given_minutes,
+                          received_minutes=t.received_minutes, other_in_minutes=t.other_in_minutes,
+                          other_out_minutes=t.other_out_minutes, line_count=t.lines, limit=limit,
+                          lines=lines,
+                          next_cursor=None if page.next_after is None else _cursor(start, end,
+                                                                                   page.next_after))
 
 
 def transfer(session: Session, ledger: Ledger, actor: Member, kind: str, data: GiftCreate | ExchangeCreate,
