@@ -215,18 +215,26 @@ def client_visits(session: Session, actor: Member, client_id: int, week_start: d
 
 
 def calendar(session: Session, member: Member, now: dt.datetime, tz: str) -> bytes:
-    """The carer's published visits from two weeks back to ten weeks ahead, as iCalendar."""
+    """The carer's published visits from two weeks back to ten weeks ahead, as iCalendar.
+
+    Times are local (``TZID=<the co-op's zone>``), so the feed carries the zone's VTIMEZONE
+    (RFC 5545 3.6.5) with every offset change over the feed's span (BST/GMT for Europe/London)."""
     from zoneinfo import ZoneInfo
 
-    from icalendar import Calendar, Event
+    from icalendar import Calendar, Event, Timezone
 
     zone = ZoneInfo(tz)
     cal = Calendar()
     cal.add("prodid", "-//carerota//rota feed//EN")
     cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", f"Care rota: {member.full_name}")
+    cal.add("x-wr-timezone", tz)
+    first, last = now - dt.timedelta(days=14), now + dt.timedelta(days=70)
+    cal.add_component(Timezone.from_tzid(tz, first_date=first.date() - dt.timedelta(days=1),
+                                         last_date=last.date() + dt.timedelta(days=2)))
     clients = {}
-    for v in _published_visits_for(session, member, now - dt.timedelta(days=14), now + dt.timedelta(days=70)):
+    for v in _published_visits_for(session, member, first, last):
         if v.status not in (VisitStatus.planned.value, VisitStatus.completed.value):
             continue
         client = clients.setdefault(v.client_id, session.get(Client, v.client_id))
