@@ -30,7 +30,8 @@ def make_settings(url: str, tmp_dir, schema: str | None = None, **over: Any) -> 
     values: dict[str, Any] = dict(
         database_url=url, database_schema=schema, secret_key="test-secret-" + uuid.uuid4().hex,
         solve_time_limit=3.0, solve_workers=1, solve_processes=1, max_stateless_time_limit=3.0,
-        rate_limit_login="10000/minute", rate_limit_write="100000/minute", history_weeks=4,
+        rate_limit_login="10000/minute", rate_limit_login_ip="100000/minute",
+        rate_limit_write="100000/minute", history_weeks=4,
         secret_key_file=tmp_dir / "secret", argon2_time_cost=1, argon2_memory_cost=8192,
         argon2_parallelism=1)
     values.update(over)
