@@ -37,7 +37,13 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_secret(request: Request) -> str:
+    """The key that signs tokens (access, calendar and password links)."""
+    return request.app.state.secret
+
+
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+SecretDep = Annotated[str, Depends(get_secret)]
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
@@ -74,6 +80,13 @@ Volunteer = Annotated[Member, Security(get_current_member, scopes=["volunteer"])
 Staffish = Annotated[Member, Security(get_current_member,
                                       scopes=["coordinator", "staff", "volunteer"])]
 assert set(SCOPES) == set(ROLES)
+
+
+def get_utcnow(request: Request):
+    """Now in UTC (naive), for audit stamps and expiry times."""
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def get_now(request: Request):

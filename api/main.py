@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from api.db import engine_for
+from api.db import engine_for, ensure_schema
 from api.errors import ServiceError
 from api.input import document_text_rule, validation_response
 from api.models import ERROR_RESPONSES
@@ -124,6 +124,7 @@ def add_offline_docs(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> FastAPI:
     settings = settings or get_settings()
     configure_hasher(settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism)
+    ensure_schema(settings.database_url, settings.database_schema)
     engine = engine_for(settings)
     if settings.run_migrations:
         migrate(settings, engine)

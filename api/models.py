@@ -171,7 +171,8 @@ class Member(MemberBase, table=True):
 
 
 class MemberCreate(Forbid, MemberBase):
-    password: str = Field(min_length=8, max_length=200)
+    #: leave out to invite the member instead (``POST /members/{id}/password-link``)
+    password: str | None = Field(default=None, min_length=8, max_length=200)
     client_id: Id | None = None
 
     @model_validator(mode="after")
@@ -580,6 +581,22 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (409, "conflicts with the current state"), (422, "invalid input: each field and the reason"),
         (429, "rate limit exceeded"), (503, "the database stayed busy; retry"))
 }
+
+
+class PasswordLink(SQLModel):
+    """A one-time token with which a member sets their own password (``POST /auth/password``):
+    an invitation for a member who has none yet, else a reset. Hand it to the member; it stops
+    working once any link of that member is used (the password changed), or at ``expires_at``."""
+
+    member_id: int
+    purpose: str
+    token: str
+    expires_at: NaiveDatetime
+
+
+class PasswordSet(Forbid):
+    token: str = Field(min_length=1, max_length=2000)
+    password: str = Field(min_length=8, max_length=200)
 
 
 class Token(SQLModel):

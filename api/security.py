@@ -38,10 +38,10 @@ def verify_password(password: str, hashed: str | None) -> bool:
 
 
 def create_token(secret: str, subject: int, coop_id: int, scopes: list[str], minutes: int,
-                 purpose: str = "access") -> str:
+                 purpose: str = "access", extra: dict[str, Any] | None = None) -> str:
     now = dt.datetime.now(dt.UTC)
     payload: dict[str, Any] = {
-        "sub": str(subject), "coop": coop_id, "scopes": scopes, "purpose": purpose,
+        **(extra or {}), "sub": str(subject), "coop": coop_id, "scopes": scopes, "purpose": purpose,
         "iat": now, "exp": now + dt.timedelta(minutes=minutes),
     }
     return jwt.encode(payload, secret, algorithm=ALGORITHM)

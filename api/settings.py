@@ -32,12 +32,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CAREROTA_", env_file=None, extra="ignore")
 
     database_url: str = "sqlite:///./carerota.db"
-    #: PostgreSQL only: the schema to work in (``search_path``); tests use a private one.
-    database_schema: str | None = None
+    #: PostgreSQL only: the schema to work in (``search_path``), created at start when missing
+    database_schema: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
     secret_key: str = Field(default="", repr=False)
     secret_key_file: Path = Path(".carerota-secret")
     access_token_minutes: int = 60
     calendar_token_days: int = 365
+    #: how long an invitation or password-reset link works
+    password_link_hours: int = Field(default=72, ge=1, le=24 * 30)
     solve_time_limit: float = 30.0
     solve_workers: int = 1
     #: processes in the solve pool (each runs one solve at a time)

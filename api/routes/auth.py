@@ -5,10 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.deps import CurrentMember, SessionDep, SettingsDep
+from api.deps import CurrentMember, SecretDep, SessionDep, SettingsDep
 from api.errors import Forbidden
 from api.input import StrictJSONRoute
-from api.models import CoopCreate, MemberPublic, Token, role_of
+from api.models import CoopCreate, MemberPublic, PasswordSet, Token, role_of
 from api.ratelimit import limit_login, limit_signup
 from api.security import create_token
 from api.services import members as svc
@@ -35,6 +35,15 @@ def sign_up(data: CoopCreate, session: SessionDep, settings: SettingsDep) -> Mem
     if not settings.allow_signup:
         raise Forbidden("sign-up of new co-ops is switched off on this server")
     _, member = svc.create_coop(session, data)
+    return MemberPublic.model_validate(member, from_attributes=True)
+
+
+@router.post("/auth/password", response_model=MemberPublic, dependencies=[Depends(limit_signup)],
+             responses={401: {"description": "the link is not valid, expired or already used"}})
+def set_password(data: PasswordSet, session: SessionDep, secret: SecretDep) -> MemberPublic:
+    """Accept an invitation or a reset: set your password with the token a coordinator gave you
+    (``POST /members/{id}/password-link``); then log in with ``POST /auth/token``."""
+    member = svc.set_password(session, secret, data)
     return MemberPublic.model_validate(member, from_attributes=True)
 
 

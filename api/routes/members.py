@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import datetime as dt
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Response
 
-from api.deps import Coordinator, CurrentMember, PathId, SessionDep
+from api.deps import Coordinator, CurrentMember, PathId, SecretDep, SessionDep, SettingsDep, get_utcnow
 from api.input import StrictJSONRoute
 from api.models import (
     AvailabilityCreate,
@@ -14,6 +17,7 @@ from api.models import (
     MemberCreate,
     MemberPublic,
     MemberUpdate,
+    PasswordLink,
     Role,
     SkillCreate,
     SkillPublic,
@@ -43,6 +47,15 @@ def list_members(session: SessionDep, member: Coordinator, role: Role | None = N
 @router.post("/members", response_model=MemberPublic, status_code=201, tags=["members"])
 def create_member(data: MemberCreate, session: SessionDep, member: Coordinator):
     return svc.create_member(session, member, data)
+
+
+@router.post("/members/{member_id}/password-link", response_model=PasswordLink, status_code=201,
+             tags=["members"])
+def password_link(member_id: PathId, session: SessionDep, member: Coordinator, secret: SecretDep,
+                  settings: SettingsDep, now_utc: Annotated[dt.datetime, Depends(get_utcnow)]):
+    """A one-time token for the member to set their own password with ``POST /auth/password``:
+    an invitation for a member created without a password, a reset for one who has it."""
+    return svc.password_link(session, member, member_id, secret, settings.password_link_hours, now_utc)
 
 
 @router.get("/members/{member_id}", response_model=MemberPublic, tags=["members"])

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import secrets
+
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -19,13 +23,17 @@ from api.models import (
     Member,
     MemberCreate,
     MemberUpdate,
+    PasswordLink,
+    PasswordSet,
     Role,
     Skill,
     SkillCreate,
     role_of,
 )
-from api.security import hash_password, verify_password
+from api.security import create_token, decode_token, hash_password, verify_password
 from api.services.common import get_member, member_for_self_or_coordinator, require_coordinator
+
+UNSET_PREFIX = "!unset:"
 
 
 # ----------------------------------------------------------------------------- auth & co-ops
@@ -107,11 +115,55 @@ def create_member(session: Session, actor: Member, data: MemberCreate) -> Member
     if session.exec(select(Member.id).where(Member.email == email)).first() is not None:
         raise Conflict(f"email: '{email}' is already registered")
     fields = data.model_dump(exclude={"password", "email"}, mode="json")
-    member = Member(**fields, email=email, coop_id=actor.coop_id,
-                    hashed_password=hash_password(data.password))
+    hashed = hash_password(data.password) if data.password is not None else unset_password()
+    member = Member(**fields, email=email, coop_id=actor.coop_id, hashed_password=hashed)
     session.add(member)
     _commit(session, f"email: '{email}' is already registered")
     session.refresh(member)
+    return member
+
+
+def unset_password() -> str:
+    """A stored 'hash' no password matches: the member logs in after accepting an invitation."""
+    return UNSET_PREFIX + secrets.token_hex(16)
+
+
+def _fingerprint(member: Member) -> str:
+    """Changes whenever the password does, so a link works once (and only the newest one)."""
+    return hashlib.sha256(f"{member.id}:{member.hashed_password}".encode()).hexdigest()[:24]
+
+
+def password_link(session: Session, actor: Member, member_id: int, secret: str, hours: int,
+                  now_utc: dt.datetime) -> PasswordLink:
+    """A one-time link for a member of the caller's co-op to set their password: an invitation
+    when they have none yet, else a reset. The current password keeps working until the link
+    is used; using any link spends every other one (they all carry the old password's fingerprint)."""
+    require_coordinator(actor)
+    member = get_member(session, member_id, actor)
+    if not member.is_active:
+        raise Conflict(f"member {member_id} is not active; reactivate them first")
+    purpose = "invite" if member.hashed_password.startswith(UNSET_PREFIX) else "reset"
+    token = create_token(secret, member.id, member.coop_id, [], hours * 60, purpose="password",
+                         extra={"pwd": _fingerprint(member), "kind": purpose})
+    return PasswordLink(member_id=member.id, purpose=purpose, token=token,
+                        expires_at=(now_utc + dt.timedelta(hours=hours)).replace(second=0, microsecond=0))
+
+
+def set_password(session: Session, secret: str, data: PasswordSet) -> Member:
+    """Set a password with a link from ``password_link``; the link is spent by its use."""
+    claims = decode_token(secret, data.token, purpose="password")
+    member = session.get(Member, int(claims["sub"])) if claims else None
+    if claims is None or member is None or member.coop_id != claims.get("coop"):
+        raise Unauthorized("token: this link is not valid or has expired; ask your coordinator for a new one")
+    if not member.is_active or claims.get("pwd") != _fingerprint(member):
+        raise Unauthorized("token: this link was already used or the password has changed since; "
+                           "ask your coordinator for a new one")
+    reason = control_character_error(data.password)
+    if reason:
+        raise Invalid(f"password: {reason}")
+    member.hashed_password = hash_password(data.password)
+    session.add(member)
+    session.commit()
     return member
 
 
