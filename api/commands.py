@@ -87,6 +87,7 @@ def demo(clients: Annotated[int, typer.Option(help="clients in the demo co-op")]
     from api.models import Rota, SolveRun, Visit
     from api.services.demo import seed_demo
     from api.services.runs import weekly_run
+    from api.services.wording import gap_text
     from scheduler.example import generate_problem
 
     console = Console(highlight=False)
@@ -111,8 +112,7 @@ def demo(clients: Annotated[int, typer.Option(help="clients in the demo co-op")]
                 if run.status in ("succeeded", "failed"):
                     break
                 if run.objective is not None:
-                    gap = f", gap {run.gap:.1%}" if run.gap is not None else ""
-                    console.print(f"  {run.status}: objective {run.objective:g}{gap}")
+                    console.print(f"  {run.status}: objective {run.objective:g}, gap {gap_text(run.gap)}")
             time.sleep(1.0)
         if run.status == "failed":
             console.print(f"[red]the solve failed:[/red] {run.error}")
@@ -126,7 +126,7 @@ def demo(clients: Annotated[int, typer.Option(help="clients in the demo co-op")]
                 s.commit()
         covered = sum(v.status == "planned" for v in visits)
         console.print(f"rota {run.rota_id} ({'published' if publish else 'draft'}): objective "
-                      f"{run.objective:g}, {covered}/{len(visits)} visits covered")
+                      f"{run.objective:g}, gap {gap_text(run.gap)}, {covered}/{len(visits)} visits covered")
         for v in visits:
             if v.status == "unassigned":
                 console.print(f"  unassigned {v.label}: {'; '.join(v.reasons)}")

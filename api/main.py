@@ -20,6 +20,7 @@ from api.models import ERROR_RESPONSES
 from api.ratelimit import RateLimits
 from api.routes import auth, clients, me, members, rotas, visits
 from api.security import configure_hasher
+from api.services.wording import ledger_terms
 from api.settings import Settings, get_settings
 from api.worker import SolvePool, recover_runs
 from timebank import Ledger
@@ -174,9 +175,10 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
 
     @app.exception_handler(LedgerError)
     async def _ledger_error(_request: Request, exc: LedgerError):
-        body: dict = {"detail": str(exc)}
+        body: dict = {"detail": ledger_terms(str(exc))}
         if isinstance(exc, ValidationError):
-            body = {"detail": "the time bank refused the request", "errors": exc.errors}
+            body = {"detail": "the time bank refused the request",
+                    "errors": [ledger_terms(e) for e in exc.errors]}
         return JSONResponse(body, status_code=_ledger_status(exc))
 
     @app.exception_handler(IntegrityError)

@@ -635,6 +635,7 @@ class RunPublic(SQLModel):
     status: str
     objective: float | None
     best_bound: float | None
+    #: (objective - best_bound) / objective, 0 to 1; null when no bound is proven (see gap_text)
     gap: float | None
     error: str | None
     rota_id: int | None
@@ -644,6 +645,14 @@ class RunPublic(SQLModel):
     #: records of the co-op left out of the week's problem, and why (the rest was solved)
     warnings: list[str] = []
     unassigned: list[UnassignedPublic] = []
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def gap_text(self) -> str:
+        """The gap as a percentage (``'3.4%'``), or ``'unknown (no bound proven)'``."""
+        from api.services.wording import gap_text
+
+        return gap_text(self.gap)
 
 
 class VisitPublic(SQLModel):

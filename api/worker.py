@@ -34,6 +34,7 @@ from sqlmodel import Session, select
 
 from api.db import make_engine
 from api.models import RunStatus, SolveRun, utcnow
+from api.services.wording import gap_of
 
 log = logging.getLogger("carerota.worker")
 PROGRESS_EVERY_SECONDS = 0.5
@@ -164,9 +165,7 @@ def _progress_writer(engine: sa.Engine, run_id: int, lease: str):
         last[0] = now
         objective = getattr(p, "objective", None)
         bound = getattr(p, "best_bound", getattr(p, "bound", None))
-        gap = getattr(p, "gap", None)
-        if gap is None and objective is not None and bound is not None:
-            gap = abs(objective - bound) / max(abs(objective), 1.0)
+        gap = gap_of(objective, bound)   # the API's one definition, not the solver's own
         try:
             with engine.begin() as conn:
                 conn.execute(sa.update(_RUNS).where(_held(run_id, lease))
@@ -237,9 +236,7 @@ def _store(engine: sa.Engine, run_id: int, lease: str, rota_file: dict, best_bou
                     return LEASE_LOST
                 rota = store_solved_rota(s, run, rota_file)
                 objective = rota_file.get("objective")
-                gap = None
-                if objective is not None and best_bound is not None:
-                    gap = abs(objective - best_bound) / max(abs(objective), 1.0)
+                gap = gap_of(objective, best_bound)
                 done = s.connection().execute(sa.update(_RUNS).where(_held(run_id, lease)).values(
                     status=RunStatus.succeeded.value, rota_id=rota.id, finished_at=utcnow(),
                     objective=objective, best_bound=best_bound, gap=gap, lease_id=None)).rowcount

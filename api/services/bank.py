@@ -11,10 +11,10 @@ import datetime as dt
 
 from sqlmodel import Session, SQLModel
 
-from api.errors import Forbidden, Invalid
+from api.errors import Conflict, Forbidden, Invalid
 from api.models import ExchangeCreate, GiftCreate, Member, Visit, role_of
 from api.services.common import get_member
-from timebank import AccountKind, Ledger
+from timebank import AccountKind, IdempotencyConflict, InsufficientBalance, Ledger, LimitExceeded
 
 ACCOUNT_KIND = {"volunteer": AccountKind.VOLUNTEER, "staff": AccountKind.STAFF,
                 "client": AccountKind.CLIENT, "family": AccountKind.FAMILY}
@@ -141,10 +141,23 @@ def transfer(session: Session, ledger: Ledger, actor: Member, kind: str, data: G
     scoped = f"api:{kind}:{actor.id}:{key}"
     common = dict(minutes=data.minutes, idempotency_key=scoped, recorded_by=str(actor.id),
                   memo=data.note or "")
-    if kind == "gift":
-        txn = ledger.gift(str(actor.coop_id), from_id=from_account, to_id=to_account, **common)
-    else:
-        txn = ledger.exchange(str(actor.coop_id), payer_id=from_account, payee_id=to_account, **common)
+    try:
+        if kind == "gift":
+            txn = ledger.gift(str(actor.coop_id), from_id=from_account, to_id=to_account, **common)
+        else:
+            txn = ledger.exchange(str(actor.coop_id), payer_id=from_account, payee_id=to_account, **common)
+    except InsufficientBalance as exc:
+        raise Conflict(f"minutes: you have {exc.balance} minutes in the time bank; giving {data.minutes} "
+                       f"would leave {exc.new_balance}, below the lowest balance allowed ({exc.limit})"
+                       ) from None
+    except LimitExceeded as exc:
+        raise Conflict(f"minutes: {to.full_name} has {exc.balance} minutes in the time bank; "
+                       f"{data.minutes} more would make {exc.new_balance}, above the most an account "
+                       f"may hold ({exc.limit})") from None
+    except IdempotencyConflict:
+        raise Conflict(f"Idempotency-Key: '{key}' was already used for a different {kind}; send a new "
+                       f"key for a new {kind} (the same request with the same key returns the original)"
+                       ) from None
     return TransferPublic(transaction_id=txn.id, kind=kind, minutes=data.minutes, from_member_id=actor.id,
                           to_member_id=to.id, replayed=txn.replayed, balance=ledger.balance(from_account))
 

@@ -31,6 +31,7 @@ from api.models import (
 )
 from api.services.common import get_in_coop, require_coordinator
 from api.services.problem_builder import FMT, build_problem, carer_key, check_week_start
+from api.services.wording import humanize, names_of
 from scheduler.checker import check
 from scheduler.problem import Problem, problem_from_dict
 from scheduler.rota import Assignment, Unassigned, rota_to_dict
@@ -78,6 +79,7 @@ def store_solved_rota(session: Session, run: SolveRun, rota_file: dict[str, Any]
     carers = id_map.get("carers", {})
     assigned = {a["visit"]: a for a in rota_file.get("assignments", [])}
     unassigned = {u["visit"]: u for u in rota_file.get("unassigned", [])}
+    names = names_of(problem, id_map)
     base: dict[str, Visit] = {}
     if run.base_rota_id is not None:
         base = {v.key: v for v in visits_of(session, run.base_rota_id)}
@@ -103,7 +105,8 @@ def store_solved_rota(session: Session, run: SolveRun, rota_file: dict[str, Any]
             fields.update(start=_parse(a["start"]), status=VisitStatus.planned.value)
         else:
             fields.update(status=VisitStatus.unassigned.value,
-                          reasons=list(unassigned.get(pv["id"], {}).get("reasons", [])))
+                          reasons=[humanize(r, names)
+                                   for r in unassigned.get(pv["id"], {}).get("reasons", [])])
         old = base.get(pv["id"])
         if old is not None and old.status == VisitStatus.completed.value:
             fields.update(status=old.status, actual_start=old.actual_start, actual_end=old.actual_end,
@@ -243,8 +246,9 @@ def change_assignment(session: Session, actor: Member, rota_id: int, visit_id: i
     report = check(problem, candidate)
     if not report.ok:
         session.rollback()
+        names = names_of(rota.problem, rota.id_map)
         raise Invalid("the change breaks the rota's rules",
-                      [f"{v.rule}: {v.message}" for v in report.violations])
+                      [f"{v.rule}: {humanize(v.message, names)}" for v in report.violations])
     candidate.objective, candidate.kpis = report.objective, report.kpis
     new_file = rota_to_dict(candidate, problem)
     if rota.status == RotaStatus.draft.value:
