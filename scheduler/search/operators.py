@@ -50,6 +50,7 @@ from scheduler.search.core import (
 )
 
 N_OPS = 10
+MOVE_WORK = 25
 OP_NAMES = ("relocate", "swap", "two_opt_star", "or_opt", "cross", "reinsert", "client", "insert",
             "remove", "ruin")
 
@@ -675,6 +676,9 @@ def anneal(inst: Inst, st: St, par: np.ndarray, op_cum: np.ndarray, n_moves: int
         ok = apply_op(inst, st, op, par, unc, multi)
         stats[op, 0] += 1
         st.tot[12] += 1
+        # a move's fixed cost (draw, savepoint, objective, rollback) in work units, so the
+        # deterministic clock tracks time on small weeks too
+        st.tot[T_WORK] += MOVE_WORK
         if not ok:
             rollback(inst, st)
             continue

@@ -50,7 +50,7 @@ class SearchParams:
     t_end_ratio: float = 0.002
     calibration_moves: int = 400
     chunk_moves: int = 400
-    work_per_second: float = 4.0e6
+    work_per_second: float = 1.2e7
     sync_fraction: float = 0.1
 
     def __post_init__(self) -> None:
