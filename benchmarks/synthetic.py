@@ -93,6 +93,11 @@ def run_week(clients: int, seed: int, out_dir: Path, time_limit: float | None = 
                strategy=find_stat(extra, ("strategy",)))
     for prio in PRIORITIES:
         row[f"coverage_{prio}"] = _coverage(report.kpis, prio)
+    cov = rota.kpis.get("essential_coverage_bound") or {}
+    row.update(essential_covered=report.kpis.get("covered_essential"),
+               essential_total=report.kpis.get("visits_essential"),
+               essential_bound=cov.get("bound"), coverage_proven_maximal=cov.get("proven_maximal"),
+               moves_per_second=(extra.get("stats", {}).get("search") or {}).get("moves_per_second"))
     row.update(travel_minutes=report.kpis["travel_minutes"],
                distinct_carers_per_client=round(report.kpis["distinct_carers_per_client"], 3))
     if not report.ok:

@@ -131,6 +131,21 @@ def coverage_by_priority(problem: Problem, rota: Rota) -> dict[str, tuple[int, i
     return {p: (done[p], total[p]) for p in PRIORITIES}
 
 
+def coverage_bound_line(problem: Problem, rota: Rota) -> str | None:
+    """What the essential-coverage bound proves about this rota, in a sentence."""
+    cov = rota.kpis.get("essential_coverage_bound")
+    if not isinstance(cov, dict):
+        return None
+    done, total = coverage_by_priority(problem, rota)["essential"]
+    if done >= total:
+        return None
+    if cov.get("proven_maximal"):
+        return (f"essential coverage proven maximal: no valid rota covers more than {done} of the "
+                f"{total} essential visits ({cov.get('method')})")
+    return (f"essential coverage {done} of {total}; no valid rota covers more than {cov.get('bound')} "
+            f"({cov.get('method')}), so at most {int(cov.get('bound', done)) - done} more may be possible")
+
+
 def print_summary(problem: Problem, rota: Rota, console: Console) -> None:
     """Coverage, unassigned visits with reasons, KPIs and the objective, as rich tables."""
     cov = Table(title="Coverage by priority", title_justify="left")
@@ -143,6 +158,9 @@ def print_summary(problem: Problem, rota: Rota, console: Console) -> None:
         style = "red" if prio == "essential" and done < total else ""
         cov.add_row(prio, str(done), str(total), pct, style=style)
     console.print(cov)
+    line = coverage_bound_line(problem, rota)
+    if line:
+        console.print(line)
 
     if rota.unassigned:
         un = Table(title=f"Unassigned visits ({len(rota.unassigned)}"

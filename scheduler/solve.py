@@ -30,9 +30,9 @@ from scheduler.search import core
 from scheduler.search.engine import Live, Search
 from scheduler.search.params import SearchParams
 
-# Above this many potential "b follows a" arcs the week is solved by LNS.
+# Above this many potential "b follows a" arcs the week is solved by the local search alone.
 EXACT_ARC_LIMIT = 20_000
-# Below this the whole-week model alone is best; between the two, LNS first, then exact.
+# Below this the whole-week model alone is best; between the two, the search first, then exact.
 EXACT_ALONE_ARCS = 3_000
 # Above this many visit x carer pairs, each role keeps only its nearest eligible carers.
 PRUNE_PAIRS = 150_000
@@ -40,6 +40,10 @@ NEAREST_CARERS = 60
 # Share of the time the local search gets before the whole-week model, on tiny and mid weeks.
 EXACT_SMALL_SHARE = 0.25
 EXACT_MID_SHARE = 0.6
+# When the first rota leaves essential visits uncovered, this share of the time limit (at most
+# BOUND_MAX_SECONDS) goes to proving how many essential visits any rota could cover.
+BOUND_SHARE = 0.1
+BOUND_MAX_SECONDS = 20.0
 
 
 @dataclass
@@ -122,6 +126,7 @@ class Solver:
                                       "max_model_vars": 0, "max_model_constraints": 0}
         self.best_bound: int | None = None
         self.status = "unknown"
+        self.coverage: dict[str, Any] | None = None
 
     # -- helpers ------------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -335,6 +340,10 @@ class Solver:
         # one worker: the search's budget is its share of the limit, whatever the clock says
         # (its own clock is a work count), so the same seed gives the same rota
         remaining = self.opts.time_limit if self.opts.deterministic else self.opts.time_limit - self.elapsed()
+        bound_time = 0.0
+        if self._essential_short(search, live):
+            bound_time = min(BOUND_MAX_SECONDS, BOUND_SHARE * self.opts.time_limit)
+            remaining = max(0.0, remaining - bound_time)
         if strategy == "exact" and self.opts.strategy == "auto":
             # small weeks: the local search finds a good rota fast, then the whole-week
             # model starts from it and proves a bound (alone when the model is tiny)
@@ -351,7 +360,34 @@ class Solver:
         else:
             self.best_bound = self._trivial_bound()
             self.status = "feasible"
+        self._coverage_bound(search, live, bound_time)
         return self._rota_from(search, live)
+
+    def _essential_short(self, search: Search, live: Live) -> bool:
+        inst = search.inst
+        essential = inst.v_prio == 0
+        return bool((live.a.v_cov[essential] < inst.v_nroles[essential]).any())
+
+    def _coverage_bound(self, search: Search, live: Live, time_limit: float) -> None:
+        """How many essential visits any valid rota could cover (scheduler.bound), when this
+        rota leaves some uncovered; ``coverage proven maximal`` when the two meet."""
+        total = sum(1 for v in self.problem.visits if v.priority == "essential")
+        if not self._essential_short(search, live):
+            self.coverage = {"essential_total": total, "bound": total,
+                             "method": "every essential visit covered", "seconds": 0.0,
+                             "proven_maximal": True}
+            return
+        from scheduler.bound import essential_coverage_bound
+
+        if not self.opts.deterministic:
+            time_limit = max(time_limit, self.opts.time_limit - self.elapsed())
+        res = essential_coverage_bound(self.problem, None, time_limit=max(0.5, time_limit),
+                                       workers=self.opts.num_workers)
+        inst = search.inst
+        essential = inst.v_prio == 0
+        covered = int((live.a.v_cov[essential] == inst.v_nroles[essential]).sum())
+        self.coverage = {"essential_total": total, "bound": res.bound, "method": res.method,
+                         "seconds": round(res.seconds, 3), "proven_maximal": covered >= res.bound}
 
     def _search(self, search: Search, live: Live, time_limit: float) -> Live:
         scale = self.weights.scale
@@ -468,6 +504,7 @@ class Solver:
             "distinct_carers_per_client": round(float(seen.mean()), 6) if len(seen) else 0.0,
             "contract_shortfall_minutes": int(st.tot[core.T_SHORT]),
             "covered_by_priority": {p: {"covered": c, "total": t} for p, (c, t) in by_priority.items()},
+            **({"essential_coverage_bound": self.coverage} if self.coverage is not None else {}),
         }
 
 
