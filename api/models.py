@@ -530,9 +530,26 @@ class Rota(SQLModel, table=True):
     published_at: NaiveDatetime | None = None
 
 
+class WeekVisit(SQLModel, table=True):
+    """A visit of a co-op's week, whatever the rota version: its id is the visit id the API
+    shows, so a link or a check-out in flight survives hand edits and re-solves. Each version
+    records its own assignment of it (a ``Visit`` row)."""
+
+    __table_args__ = (sa.UniqueConstraint("coop_id", "week_start", "key", name="uq_weekvisit_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = Field(foreign_key="coop.id", index=True)
+    week_start: dt.date
+    key: str = Field(max_length=100)
+
+
 class Visit(SQLModel, table=True):
+    """One rota version's record of a visit: its window, status, start and carers."""
+
     __table_args__ = (sa.UniqueConstraint("rota_id", "key", name="uq_visit_key"),)
     id: int | None = Field(default=None, primary_key=True)
+    #: the visit's lasting id (``WeekVisit``), the same in every version of the week's rota;
+    #: always set (nullable in the database only so that SQLite adds it without a table rebuild)
+    week_visit_id: int | None = Field(default=None, foreign_key="weekvisit.id", index=True)
     rota_id: int = Field(foreign_key="rota.id", index=True)
     coop_id: int = Field(foreign_key="coop.id", index=True)
     client_id: int = Field(foreign_key="client.id", index=True)

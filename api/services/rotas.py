@@ -27,6 +27,7 @@ from api.models import (
     VisitCarer,
     VisitPublic,
     VisitStatus,
+    WeekVisit,
     utcnow,
 )
 from api.services.common import get_in_coop, require_coordinator
@@ -50,7 +51,22 @@ def rota_public(rota: Rota) -> RotaPublic:
 
 
 def visit_public(v: Visit) -> VisitPublic:
-    return VisitPublic(**v.model_dump())
+    """A version's visit as the API shows it: ``id`` is the visit's lasting id (``WeekVisit``)."""
+    return VisitPublic(**(v.model_dump() | {"id": v.week_visit_id}))
+
+
+def week_visit_id(session: Session, coop_id: int, week_start: dt.date, key: str) -> int:
+    """The lasting id of the week's visit ``key``, made on first use (caller commits)."""
+    found = session.exec(select(WeekVisit.id).where(WeekVisit.coop_id == coop_id,
+                                                    WeekVisit.week_start == week_start,
+                                                    WeekVisit.key == key)).first()
+    if found is not None:
+        return found
+    wv = WeekVisit(coop_id=coop_id, week_start=week_start, key=key)
+    session.add(wv)
+    session.flush()
+    assert wv.id is not None
+    return wv.id
 
 
 def visits_of(session: Session, rota_id: int) -> list[Visit]:
@@ -64,6 +80,9 @@ def _next_version(session: Session, coop_id: int, week_start: dt.date) -> int:
 
 
 def _add_visit(session: Session, rota: Rota, fields: dict[str, Any], carers: list[int]) -> Visit:
+    fields = dict(fields)
+    if fields.get("week_visit_id") is None:
+        fields["week_visit_id"] = week_visit_id(session, rota.coop_id, rota.week_start, fields["key"])
     visit = Visit(**fields, rota_id=rota.id, coop_id=rota.coop_id, carer_ids=list(carers))
     session.add(visit)
     session.flush()
@@ -211,8 +230,9 @@ def change_assignment(session: Session, actor: Member, rota_id: int, visit_id: i
     rota = _rota(session, actor, rota_id)
     if rota.status == RotaStatus.superseded.value:
         raise Conflict(f"rota {rota_id} is superseded; edit the current version")
-    visit = session.get(Visit, visit_id)
-    if visit is None or visit.rota_id != rota.id:
+    visit = session.exec(select(Visit).where(Visit.rota_id == rota.id,
+                                             Visit.week_visit_id == visit_id)).first()
+    if visit is None:
         raise NotFound(f"visit {visit_id} not found in rota {rota_id}")
     if visit.status in DONE:
         raise Conflict(f"visit {visit_id} is {visit.status}; it can no longer be changed")

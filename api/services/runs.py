@@ -129,7 +129,7 @@ def _run_public(session: Session, run: SolveRun) -> RunPublic:
         for v in session.exec(select(Visit).where(Visit.rota_id == run.rota_id,
                                                   Visit.status == VisitStatus.unassigned.value)
                               .order_by(Visit.id)).all():
-            unassigned.append(UnassignedPublic(visit_id=v.id, key=v.key, reasons=list(v.reasons)))
+            unassigned.append(UnassignedPublic(visit_id=v.week_visit_id, key=v.key, reasons=list(v.reasons)))
     data = run.model_dump(include=set(RunPublic.model_fields) - {"unassigned", "warnings"})
     warnings = [str(w.get("message")) for w in (run.id_map or {}).get("left_out", [])]
     return RunPublic(**data, warnings=warnings, unassigned=unassigned)

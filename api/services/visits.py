@@ -25,6 +25,7 @@ from api.models import (
     VisitPartnerPublic,
     VisitPublic,
     VisitStatus,
+    WeekVisit,
     role_of,
 )
 from api.services import bank
@@ -53,21 +54,34 @@ def _can_read(session: Session, actor: Member, v: Visit) -> bool:
         and rota.status == RotaStatus.published.value
 
 
+def _current_row(session: Session, actor: Member, visit_id: int) -> tuple[Visit, Rota]:
+    """The visit (by its lasting id) as the week's published rota has it, else as its latest
+    version has it."""
+    wv = get_in_coop(session, WeekVisit, visit_id, actor, "visit")
+    rows = session.exec(select(Visit, Rota).join(Rota, Rota.id == Visit.rota_id)
+                        .where(Visit.week_visit_id == wv.id).order_by(Rota.version.desc())).all()
+    if not rows:
+        raise NotFound(f"visit {visit_id} not found")
+    for v, rota in rows:
+        if rota.status == RotaStatus.published.value:
+            return v, rota
+    return rows[0][0], rows[0][1]
+
+
 def get_visit(session: Session, actor: Member, visit_id: int) -> VisitPublic:
-    v = get_in_coop(session, Visit, visit_id, actor, "visit")
+    v, _rota = _current_row(session, actor, visit_id)
     if not _can_read(session, actor, v):
         raise NotFound(f"visit {visit_id} not found")
     return visit_public(v)
 
 
 def _live_visit(session: Session, actor: Member, visit_id: int) -> Visit:
-    v = get_in_coop(session, Visit, visit_id, actor, "visit")
+    v, rota = _current_row(session, actor, visit_id)
     role = role_of(actor)
     if role != "coordinator" and not (role in ("staff", "volunteer") and actor.id in v.carer_ids):
         raise NotFound(f"visit {visit_id} not found")
-    rota = session.get(Rota, v.rota_id)
-    if rota is None or rota.status != RotaStatus.published.value:
-        state = rota.status if rota else "unknown"
+    if rota.status != RotaStatus.published.value:
+        state = rota.status
         raise Conflict(f"visit {visit_id} belongs to a {state} rota; only visits of the published rota "
                        "can be checked out, missed or cancelled")
     return v
@@ -123,7 +137,7 @@ def mark_visit(session: Session, actor: Member, visit_id: int, status: str,
                now: dt.datetime | None = None) -> VisitPublic:
     """Mark a visit missed (only once it should have started) or cancelled (any time before)."""
     if role_of(actor) != "coordinator":
-        get_in_coop(session, Visit, visit_id, actor, "visit")
+        get_in_coop(session, WeekVisit, visit_id, actor, "visit")
         raise Forbidden("only a coordinator may mark a visit missed or cancelled")
     v = _live_visit(session, actor, visit_id)
     allowed = {"missed": ("planned",), "cancelled": ("planned", "unassigned")}[status]
