@@ -374,8 +374,7 @@ class Solver:
         total = sum(1 for v in self.problem.visits if v.priority == "essential")
         if not self._essential_short(search, live):
             self.coverage = {"essential_total": total, "bound": total,
-                             "method": "every essential visit covered", "seconds": 0.0,
-                             "proven_maximal": True}
+                             "method": "every essential visit covered", "proven_maximal": True}
             return
         from scheduler.bound import essential_coverage_bound
 
@@ -386,8 +385,10 @@ class Solver:
         inst = search.inst
         essential = inst.v_prio == 0
         covered = int((live.a.v_cov[essential] == inst.v_nroles[essential]).sum())
+        # the seconds go to the stats, not the rota: the same seed must give the same file
+        self.stats["coverage_bound_seconds"] = round(res.seconds, 3)
         self.coverage = {"essential_total": total, "bound": res.bound, "method": res.method,
-                         "seconds": round(res.seconds, 3), "proven_maximal": covered >= res.bound}
+                         "proven_maximal": covered >= res.bound}
 
     def _search(self, search: Search, live: Live, time_limit: float) -> Live:
         scale = self.weights.scale
@@ -478,9 +479,11 @@ class Solver:
         scale = self.weights.scale
         value = search.objective(live)
         bound = None if self.best_bound is None else min(self.best_bound, value) / scale
+        # the status follows from the rota's own value and the proven bound, never from what
+        # CP-SAT said of its model (the rota kept may be the search's, not CP-SAT's)
         status = self.status
-        if status == "feasible" and self.best_bound is not None and self.best_bound >= value:
-            status = "optimal"
+        if status in ("optimal", "feasible", "unknown"):
+            status = "optimal" if self.best_bound is not None and self.best_bound >= value else "feasible"
         self.stats["solve_seconds_total"] = round(self.elapsed(), 3)
         return Rota(problem=problem.name, status=status, assignments=assignments,
                     unassigned=unassigned, objective=_tidy(value / scale), best_bound=_tidy(bound),

@@ -9,8 +9,8 @@ import pytest
 
 from scheduler.checker import check
 from scheduler.example import generate_problem
-from scheduler.problem import problem_from_dict
-from scheduler.rota import rota_to_dict
+from scheduler.problem import Problem, problem_from_dict
+from scheduler.rota import Rota, rota_to_dict
 from scheduler.solve import SolveOptions, solve
 from tests.conftest import assert_valid_solve, objectives_equal
 
@@ -99,3 +99,57 @@ def test_pins_that_cannot_all_hold_make_the_status_infeasible_not_a_crash() -> N
         rota = solve(problem_from_dict(raw), SolveOptions(time_limit=2, workers=1, strategy=strategy))
         assert rota.status == "infeasible"
         assert {u.visit for u in rota.unassigned} == {"v1", "v2"}
+
+
+# ======================================================================================
+# The exact path never trusts CP-SAT's word for the rota it returns
+# ======================================================================================
+
+def _exact_week() -> Problem:
+    return problem_from_dict(_small_week(clients=3, seed=2))
+
+
+def _checked(problem: Problem, rota: Rota) -> None:
+    report = check(problem, rota)
+    assert report.ok, [str(v) for v in report.violations]
+    assert rota.objective is not None and objectives_equal(report.objective, rota.objective)
+
+
+def test_exact_path_keeps_the_search_rota_when_cp_sat_finds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CP-SAT may stop with no solution (time, memory, a model fault): the rota returned is then
+    the local search's, valued by the evaluator (checker-equal), never an all-unassigned value,
+    and its status claims no proof."""
+    from ortools.sat.python import cp_model
+
+    problem = _exact_week()
+    monkeypatch.setattr(cp_model.CpSolver, "solve", lambda self, model, cb=None: cp_model.UNKNOWN)
+    rota = solve(problem, SolveOptions(time_limit=3, workers=1, seed=0, strategy="exact"))
+    _checked(problem, rota)
+    assert rota.assignments, "the search's rota was dropped"
+    assert rota.status == "feasible"
+    assert rota.extra["stats"].get("exact_improved") is not True
+
+
+def test_exact_path_refuses_a_cp_sat_rota_that_breaks_a_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the model and the rules ever disagree, the exact path's answer is loaded into the
+    evaluator first; a rota it refuses is dropped and the search's (valid) rota is kept, with no
+    claim of optimality from the model's proof."""
+    from scheduler import solve as solve_mod
+
+    problem = _exact_week()
+    real_extract = solve_mod.Solver._extract
+
+    def broken_extract(self, ctx, solver, st):  # type: ignore[no-untyped-def]
+        new = real_extract(self, ctx, solver, st)
+        # every covered visit at the start of the horizon on the first carer: overlapping
+        # visits, windows missed: no rule-keeping evaluator can accept it
+        new.assign = {vi: ((0,) * len(carers), 0) for vi, (carers, _start) in new.assign.items()}
+        return new
+
+    monkeypatch.setattr(solve_mod.Solver, "_extract", broken_extract)
+    rota = solve(problem, SolveOptions(time_limit=3, workers=1, seed=0, strategy="exact"))
+    _checked(problem, rota)
+    assert rota.assignments
+    assert rota.extra["stats"].get("exact_improved") is not True
+    if rota.status == "optimal":
+        assert rota.best_bound is not None and rota.best_bound >= rota.objective - 1e-6
