@@ -76,63 +76,109 @@ def demo(clients: Annotated[int, typer.Option(help="clients in the demo co-op")]
          seed: Annotated[int, typer.Option(help="seed of the generated week")] = 1,
          time_limit: Annotated[float, typer.Option(help="solve time limit in seconds")] = 20.0,
          publish: Annotated[bool, typer.Option(help="publish the solved rota")] = True) -> None:
-    """Seed a demo co-op and run its weekly solve end to end (in the worker process)."""
+    """Seed a demo co-op, run last week's rota to the end (visits confirmed, volunteers credited
+    in the time bank) and the weekly solve of next week, in the worker process."""
     import datetime as dt
-    import time
 
     from rich.console import Console
     from sqlmodel import Session
 
     from api.jobs import next_week_start
-    from api.models import Rota, SolveRun, Visit
-    from api.services.demo import seed_demo
-    from api.services.runs import weekly_run
-    from api.services.wording import gap_text
+    from api.services.demo import seed_demo, volunteer_week
+    from api.services.rotas import week_of
+    from api.services.visits import auto_confirm
     from scheduler.example import generate_problem
 
     console = Console(highlight=False)
     settings = load_settings(solve_time_limit=time_limit)
     app = build_app(settings)
-    week = next_week_start(app.state.clock().date())
-    problem = generate_problem(clients=clients, seed=seed, week_start=week)
+    today = app.state.clock().date()
+    week = next_week_start(today)
+    problem = volunteer_week(generate_problem(clients=clients, seed=seed, week_start=week))
     with Session(app.state.engine, expire_on_commit=False) as s:
         coop, email, password = seed_demo(s, problem)
-    console.print(f"seeded [bold]{coop.name}[/bold] (id {coop.id}): {len(problem['carers'])} carers, "
-                  f"{len(problem['clients'])} clients, {len(problem['visits'])} visits a week")
+    n_vol = sum(c["kind"] == "volunteer" for c in problem["carers"])
+    n_calls = sum(bool(v.get("volunteer_ok")) for v in problem["visits"])
+    console.print(f"seeded [bold]{coop.name}[/bold] (id {coop.id}): {len(problem['carers'])} carers "
+                  f"({n_vol} volunteers), {len(problem['clients'])} clients, {len(problem['visits'])} "
+                  f"visits a week ({n_calls} social calls for volunteers)")
     console.print(f"coordinator login: {email} / {password}")
-    run_id = weekly_run(app.state.engine, app.state.pool, coop.id, week, settings)
-    if run_id is None:
-        raise typer.Exit(1)
-    console.print(f"weekly solve for the week of {week.isoformat()}: run {run_id}")
     try:
-        while True:
-            with Session(app.state.engine, expire_on_commit=False) as s:
-                run = s.get(SolveRun, run_id)
-                assert run is not None
-                if run.status in ("succeeded", "failed"):
-                    break
-                if run.objective is not None:
-                    console.print(f"  {run.status}: objective {run.objective:g}, gap {gap_text(run.gap)}")
-            time.sleep(1.0)
-        if run.status == "failed":
-            console.print(f"[red]the solve failed:[/red] {run.error}")
-            raise typer.Exit(1)
-        with Session(app.state.engine, expire_on_commit=False) as s:
-            rota = s.get(Rota, run.rota_id)
-            visits = [v for v in s.query(Visit).filter(Visit.rota_id == run.rota_id)]
-            if publish and rota is not None:
-                rota.status, rota.published_at = "published", dt.datetime.now(dt.UTC).replace(tzinfo=None)
-                s.add(rota)
-                s.commit()
-        covered = sum(v.status == "planned" for v in visits)
-        console.print(f"rota {run.rota_id} ({'published' if publish else 'draft'}): objective "
-                      f"{run.objective:g}, gap {gap_text(run.gap)}, {covered}/{len(visits)} visits covered")
-        for v in visits:
-            if v.status == "unassigned":
-                console.print(f"  unassigned {v.label}: {'; '.join(v.reasons)}")
+        last_week = week_of(today) - dt.timedelta(days=7)
+        console.print(f"last week ({last_week.isoformat()}): solved, published and its visits confirmed")
+        _demo_week(console, app, settings, coop.id, last_week, publish=True, quiet=True)
+        confirmed = auto_confirm(app.state.engine, app.state.ledger, app.state.clock(), after_hours=0)
+        console.print(f"  {confirmed} visit(s) confirmed as done; their volunteers credited")
+        console.print(f"weekly solve for the week of {week.isoformat()}")
+        _demo_week(console, app, settings, coop.id, week, publish=publish, quiet=False)
+        _demo_time_bank(console, app, coop.id)
         console.print("serve it with `carerota serve` and log in at /docs")
     finally:
         app.state.pool.shutdown()
+
+
+def _demo_week(console, app, settings, coop_id: int, week, *, publish: bool, quiet: bool) -> None:
+    """Solve ``week`` for the demo co-op in the worker, wait, optionally publish, and report."""
+    import datetime as dt
+    import time
+
+    from sqlmodel import Session, select
+
+    from api.models import Member, Rota, SolveRun, Visit
+    from api.services.runs import weekly_run
+    from api.services.wording import gap_text
+
+    run_id = weekly_run(app.state.engine, app.state.pool, coop_id, week, settings)
+    if run_id is None:
+        raise typer.Exit(1)
+    while True:
+        with Session(app.state.engine, expire_on_commit=False) as s:
+            run = s.get(SolveRun, run_id)
+            assert run is not None
+            if run.status in ("succeeded", "failed"):
+                break
+            if run.objective is not None and not quiet:
+                console.print(f"  {run.status}: objective {run.objective:g}, gap {gap_text(run.gap)}")
+        time.sleep(1.0)
+    if run.status == "failed":
+        console.print(f"[red]the solve failed:[/red] {run.error}")
+        raise typer.Exit(1)
+    with Session(app.state.engine, expire_on_commit=False) as s:
+        rota = s.get(Rota, run.rota_id)
+        visits = list(s.exec(select(Visit).where(Visit.rota_id == run.rota_id)).all())
+        if publish and rota is not None:
+            rota.status, rota.published_at = "published", dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            s.add(rota)
+            s.commit()
+        volunteers = {m.id: m.full_name for m in s.exec(select(Member).where(
+            Member.coop_id == coop_id, Member.role == "volunteer")).all()}
+    covered = sum(v.status == "planned" for v in visits)
+    calls = [v for v in visits if v.volunteer_ok]
+    by_volunteer = [v for v in calls if any(m in volunteers for m in v.carer_ids)]
+    console.print(f"  rota {run.rota_id} ({'published' if publish else 'draft'}): objective "
+                  f"{run.objective:g}, gap {gap_text(run.gap)}, {covered}/{len(visits)} visits covered, "
+                  f"{len(by_volunteer)}/{len(calls)} social calls by volunteers")
+    if quiet:
+        return
+    for v in visits:
+        if v.status == "unassigned":
+            console.print(f"  unassigned {v.label}: {'; '.join(v.reasons)}")
+
+
+def _demo_time_bank(console, app, coop_id: int) -> None:
+    """Each volunteer's time-bank balance: the hours credited for the visits they gave."""
+    from sqlmodel import Session, select
+
+    from api.models import Member
+    from api.services.bank import account_of
+
+    with Session(app.state.engine, expire_on_commit=False) as s:
+        volunteers = list(s.exec(select(Member).where(Member.coop_id == coop_id, Member.role == "volunteer")
+                                 .order_by(Member.id)).all())
+    console.print("time bank (one hour given = one credit):")
+    for m in volunteers:
+        minutes = app.state.ledger.balance(account_of(app.state.ledger, m))
+        console.print(f"  {m.full_name}: {minutes // 60} h {minutes % 60:02d} min credited")
 
 
 timebank_app = typer.Typer(help="The time bank's ledger (in the service's database).", no_args_is_help=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import secrets
 from typing import Any
@@ -23,6 +24,45 @@ from api.security import hash_password
 
 def _hhmm(when: dt.datetime) -> str:
     return when.strftime("%H:%M")
+
+
+def volunteer_week(problem: dict[str, Any]) -> dict[str, Any]:
+    """The generated week made into a demo where the volunteers do the social calls.
+
+    In the generated week, staff under contract take the ``volunteer_ok`` social calls (each
+    minute they work below contract is a penalty), so a new user's first rota never rosters a
+    volunteer. In the demo co-op the social calls are the volunteers' befriending service:
+    the volunteers hold the social skills and give their afternoons on the days of the calls,
+    and the staff's skills are their care skills only. No care visit changes, so no staff
+    member loses any work to a volunteer. Returns a new problem dict."""
+    out = copy.deepcopy(problem)
+    calls = [v for v in out["visits"] if v.get("volunteer_ok")]
+    volunteers = [c for c in out["carers"] if c["kind"] == "volunteer"]
+    if not calls or not volunteers:
+        return out
+    needed = {s for v in calls for r in v.get("roles", []) for s in r.get("skills", [])}
+    care = {s for v in out["visits"] if not v.get("volunteer_ok")
+            for r in v.get("roles", []) for s in r.get("skills", [])}
+    social_only = needed - care
+    for c in out["carers"]:
+        if c["kind"] == "staff":
+            c["skills"] = [s for s in c.get("skills", []) if s not in social_only]
+    spans: dict[dt.date, tuple[dt.datetime, dt.datetime]] = {}
+    for v in calls:   # the afternoon around each day's calls, with an hour either side for travel
+        es = dt.datetime.fromisoformat(v["earliest_start"])
+        end = dt.datetime.fromisoformat(v["latest_start"]) + dt.timedelta(minutes=v["duration_minutes"])
+        lo, hi = spans.get(es.date(), (es, end))
+        spans[es.date()] = (min(lo, es), max(hi, end))
+    availability = []
+    for day, (lo, hi) in sorted(spans.items()):
+        start = max(lo - dt.timedelta(hours=1), dt.datetime.combine(day, dt.time(0, 0)))
+        stop = min(hi + dt.timedelta(hours=1), dt.datetime.combine(day, dt.time(23, 59)))
+        availability.append({"start": start.strftime("%Y-%m-%dT%H:%M"),
+                             "end": stop.strftime("%Y-%m-%dT%H:%M")})
+    for vol in volunteers:
+        vol["skills"] = sorted(set(vol.get("skills", [])) | needed)
+        vol["availability"] = list(availability)
+    return out
 
 
 def seed_demo(session: Session, problem: dict[str, Any], email_domain: str = "demo.carerota.example",
