@@ -714,6 +714,13 @@ class MyVisitPublic(VisitPublic):
     partners: list[VisitPartnerPublic] = []
 
 
+class VisitDetail(VisitPublic):
+    """One visit; ``client`` and ``partners`` are filled for the carers on it and coordinators."""
+
+    client: VisitClientPublic | None = None
+    partners: list[VisitPartnerPublic] = []
+
+
 class MyRotaPublic(SQLModel):
     """A carer's week: which week is shown, why, and their own visits in its published rota."""
 

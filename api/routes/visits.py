@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body, Depends
 
 from api.deps import CurrentMember, PathId, SessionDep, get_ledger, get_now
 from api.input import StrictJSONRoute
-from api.models import CheckOut, VisitPublic
+from api.models import CheckOut, VisitDetail, VisitPublic
 from api.ratelimit import limit_writes
 from api.services import visits as svc
 
@@ -16,8 +16,10 @@ Ledger = Annotated[Any, Depends(get_ledger)]
 Now = Annotated[dt.datetime, Depends(get_now)]
 
 
-@router.get("/visits/{visit_id}", response_model=VisitPublic)
+@router.get("/visits/{visit_id}", response_model=VisitDetail)
 def read_visit(visit_id: PathId, session: SessionDep, member: CurrentMember):
+    """The visit as the week's published rota has it; the carers on it also see the client's
+    name, address and access notes and their double-up partner."""
     return svc.get_visit(session, member, visit_id)
 
 

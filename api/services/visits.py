@@ -22,6 +22,7 @@ from api.models import (
     Visit,
     VisitCarer,
     VisitClientPublic,
+    VisitDetail,
     VisitPartnerPublic,
     VisitPublic,
     VisitStatus,
@@ -68,11 +69,16 @@ def _current_row(session: Session, actor: Member, visit_id: int) -> tuple[Visit,
     return rows[0][0], rows[0][1]
 
 
-def get_visit(session: Session, actor: Member, visit_id: int) -> VisitPublic:
+def get_visit(session: Session, actor: Member, visit_id: int) -> VisitDetail:
+    """The visit; a carer on it (and a coordinator) also gets the client's name, address and
+    access notes and the other carers of a double-up."""
     v, _rota = _current_row(session, actor, visit_id)
     if not _can_read(session, actor, v):
         raise NotFound(f"visit {visit_id} not found")
-    return visit_public(v)
+    role = role_of(actor)
+    if role == "coordinator" or (role in ("staff", "volunteer") and actor.id in v.carer_ids):
+        return VisitDetail(**_my_visit(session, v, actor, {}).model_dump())
+    return VisitDetail(**visit_public(v).model_dump())
 
 
 def _live_visit(session: Session, actor: Member, visit_id: int) -> Visit:

@@ -45,6 +45,13 @@ def test_a_carer_sees_the_client_name_address_access_notes_and_double_up_partner
     assert all(v["client"]["name"] == names[v["client_id"]] for v in body["visits"])
     single = [v for v in body["visits"] if len(v["carer_ids"]) == 1]
     assert all(v["partners"] == [] for v in single)
+    # so does the visit itself, for the carers on it, while a carer not on it gets nothing
+    one = client.get(f"/visits/{hoist['id']}", headers=coop_a.h("staff2")).json()
+    assert one["client"]["access_notes"] == "key safe 1234, side door"
+    assert one["partners"] == [{"member_id": staff["id"], "full_name": staff["full_name"]}]
+    assert client.get(f"/visits/{hoist['id']}", headers=coop_a.h("volunteer")).status_code == 404
+    family = client.get(f"/visits/{hoist['id']}", headers=coop_a.h("family")).json()
+    assert family["client"] is None and family["partners"] == []
     # the phone calendar says the same: access notes and the partner in the description
     token = client.get("/me/calendar-link", headers=coop_a.h("staff")).json()["token"]
     cal = Calendar.from_ical(client.get(f"/calendar/{token}.ics").content)
