@@ -21,7 +21,7 @@ and the reason says so (the solver judged it not worth its cost, or ran out of t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -29,6 +29,7 @@ from scheduler.problem import MINUTES_PER_DAY, Carer, Client, Problem, Role, Vis
 from scheduler.rota import Assignment
 
 MAX_NAMES = 5
+Placement = tuple[tuple[str, ...], int]  # (carer ids in role order, start minute)
 
 
 # -- formatting ------------------------------------------------------------------------
@@ -159,9 +160,14 @@ class _RoleFunnel:
 class Explainer:
     """Explains any number of unassigned visits against one set of assignments."""
 
-    def __init__(self, problem: Problem, assignments: Sequence[Assignment]) -> None:
+    def __init__(self, problem: Problem, assignments: Sequence[Assignment],
+                 placements: Mapping[str, Placement | None] | None = None) -> None:
         self.problem = problem
         self.assignments = list(assignments)
+        # the evaluator's verdicts (scheduler.search): for an unassigned visit, its cheapest
+        # lawful place in the rota as it stands, or None when no carer's day has room under
+        # every rule. When given they decide "could be covered"; the funnel only words why not.
+        self.placements = placements
         self.start_of = {a.visit: a.start for a in self.assignments}
         self.lines = _Timelines.of(problem, self.assignments)
 
@@ -173,6 +179,11 @@ class Explainer:
             return [f"visit '{visit_id}' is not in the problem"]
         if visit_id in self.start_of:
             return [f"visit '{visit_id}' is covered (at {fmt_time(p, self.start_of[visit_id])})"]
+        placed = self.placements.get(visit_id) if self.placements is not None else None
+        if placed is not None:
+            carers, start = placed
+            return [f"could be covered by {names(carers)} at {fmt_time(p, start)} without breaking "
+                    "a rule; " + self._not_added(visit)]
         client = p.client_by_id[visit.client]
         window, dep_reasons = self._window(visit)
         if window is None:
@@ -438,19 +449,34 @@ class Explainer:
                        for f in funnels]
             chosen = _distinct(options)
             if chosen is not None:
-                who = names(chosen)
-                tail = ("the solver did not add it (most likely its time limit ran out: solve again "
-                        "with a longer time limit)" if visit.priority == "essential" else
-                        f"the solver judged this {visit.priority} visit not worth its cost "
-                        "(travel, continuity) or ran out of time")
-                return [f"could be covered by {who} at {fmt_time(p, t)} without breaking a rule; "
-                        + tail]
+                if self._evaluator_refused(visit):
+                    return [f"{names(chosen)} could make it around {fmt_time(p, t)}, but not once every "
+                            "rule of their day is counted (travel to and from the visits around it, "
+                            "home trips, rest, dependencies, caps)",
+                            "the week is over-full: covering it would need displacing another visit"]
+                return [f"could be covered by {names(chosen)} at {fmt_time(p, t)} without breaking a rule; "
+                        + self._not_added(visit)]
         if len(funnels) > 1:
             each = "; ".join(f"role {i + 1}: {names(sorted(f.final))}" for i, f in enumerate(funnels))
             return [f"needs {len(funnels)} carers together at one start (a double-up) in "
                     f"{fmt_range(p, lo, hi)}, but no start suits enough different carers ({each})",
                     "the week is over-full: covering it would need displacing another visit"]
         return ["the week is over-full: covering it would need displacing another visit"]
+
+
+    def _not_added(self, visit: Visit) -> str:
+        if visit.priority == "essential":
+            return ("the solver did not add it (most likely its time limit ran out: solve again "
+                    "with a longer time limit)")
+        return (f"the solver judged this {visit.priority} visit not worth its cost "
+                "(travel, continuity) or ran out of time")
+
+    def _evaluator_refused(self, visit: Visit) -> bool:
+        """The evaluator tried every position of every eligible carer's day and none keeps
+        every rule. (For a double-up its search places role by role, so a refusal is not a
+        proof there and the funnel's words stand.)"""
+        return (self.placements is not None and visit.id in self.placements
+                and self.placements[visit.id] is None and len(visit.roles) == 1)
 
 
 def _distinct(options: list[list[str]]) -> list[str] | None:

@@ -26,7 +26,7 @@ from scheduler.model import RULES, FixedPart, ModelContext, Scope, Weights
 from scheduler.model.context import Entity
 from scheduler.problem import Problem
 from scheduler.rota import Assignment, Rota, Unassigned
-from scheduler.search import core
+from scheduler.search import core, operators
 from scheduler.search.engine import Live, Search
 from scheduler.search.params import SearchParams
 
@@ -44,6 +44,8 @@ EXACT_MID_SHARE = 0.6
 # BOUND_MAX_SECONDS) goes to proving how many essential visits any rota could cover.
 BOUND_SHARE = 0.1
 BOUND_MAX_SECONDS = 20.0
+# best_insert's "positions before the visit's earliest start" that means all of them
+EVERY_POSITION = 1 << 20
 
 
 @dataclass
@@ -467,15 +469,17 @@ class Solver:
                     solve_seconds=round(self.elapsed(), 3), extra={"stats": self.stats})
 
     def _rota_from(self, search: Search, live: Live) -> Rota:
-        from scheduler.explain import explain_unassigned
+        from scheduler.explain import Explainer
 
         problem = self.problem
         assign = search.assignment(live)
         assignments = [Assignment(problem.visits[vi].id,
                                   tuple(problem.carers[ci].id for ci in carers), start)
                        for vi, (carers, start) in sorted(assign.items(), key=lambda kv: (kv[1][1], kv[0]))]
-        unassigned = [Unassigned(v.id, tuple(explain_unassigned(problem, assignments, v.id)))
-                      for vi, v in enumerate(problem.visits) if vi not in assign]
+        missing = [vi for vi in range(len(problem.visits)) if vi not in assign]
+        explainer = Explainer(problem, assignments, self._placements(search, live, missing))
+        unassigned = [Unassigned(problem.visits[vi].id, tuple(explainer.explain(problem.visits[vi].id)))
+                      for vi in missing]
         scale = self.weights.scale
         value = search.objective(live)
         bound = None if self.best_bound is None else min(self.best_bound, value) / scale
@@ -489,6 +493,29 @@ class Solver:
                     unassigned=unassigned, objective=_tidy(value / scale), best_bound=_tidy(bound),
                     kpis=self._kpis(search, live, assign), solve_seconds=round(self.elapsed(), 3),
                     extra={"stats": self.stats})
+
+    def _placements(self, search: Search, live: Live,
+                    missing: list[int]) -> dict[str, tuple[tuple[str, ...], int] | None]:
+        """For each uncovered visit, the evaluator's cheapest lawful place in the rota as it
+        stands (every position of every eligible carer's day tried), or None. The reasons a
+        coordinator reads are held to these verdicts (scheduler.explain)."""
+        out: dict[str, tuple[tuple[str, ...], int] | None] = {}
+        inst, nd = search.inst, int(search.inst.dims[2])
+        for vi in missing:
+            vid = self.problem.visits[vi].id
+            if not search.insertable[vi]:
+                out[vid] = None
+                continue
+            core.savepoint(live.ref)
+            placed = None
+            if operators.best_insert(search.iref, live.ref, vi, 0.0, EVERY_POSITION):
+                s0 = int(inst.v_stop0[vi])
+                carers = tuple(self.problem.carers[int(live.a.s_route[s0 + r]) // nd].id
+                               for r in range(int(inst.v_nroles[vi])))
+                placed = (carers, int(live.a.v_S[vi]))
+            core.rollback(search.iref, live.ref)
+            out[vid] = placed
+        return out
 
     def _kpis(self, search: Search, live: Live,
               assign: dict[int, tuple[tuple[int, ...], int]]) -> dict[str, Any]:

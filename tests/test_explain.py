@@ -223,3 +223,32 @@ def test_long_lists_of_carers_are_capped_with_a_count() -> None:
     assert "8 hold it" in out
     assert "c4 is off that day and 3 more" in out
     assert "c5" not in out
+
+
+def test_a_visit_the_solver_left_out_that_fits_names_a_place_the_checker_accepts() -> None:
+    """The solver's reasons come from the evaluator's own verdict: when it says a visit
+    "could be covered by X at T", adding exactly that to the rota must pass the checker (a
+    reason a coordinator acts on must not be a guess)."""
+    import re
+
+    from scheduler.checker import check
+    from scheduler.rota import Rota
+    from scheduler.solve import SolveOptions, solve
+    from tests.rules.builders import build, carer, client, visit
+
+    # an optional social call that costs more (the carer's pay) than leaving it out
+    p = build([carer("ann", hourly_cost=1000)], [client("dai")],
+              [visit("d1", "dai", "10:00", latest="11:00", priority="optional")], days=1,
+              weights={"unassigned_optional": 100, "cost": 1})
+    r = solve(p, SolveOptions(time_limit=2, workers=1, seed=0))
+    assert check(p, r).ok
+    [gap] = r.unassigned
+    reason = gap.reasons[0]
+    m = re.match(r"could be covered by (\w+) at \w{3} \d\d \w{3} (\d\d):(\d\d) without breaking", reason)
+    assert m, reason
+    start = int(m[2]) * 60 + int(m[3])  # the horizon starts at midnight of that day
+    added = Rota(problem=r.problem, status="feasible",
+                 assignments=[*r.assignments, Assignment("d1", ("ann",), start)],
+                 unassigned=[], objective=None, best_bound=None, kpis={}, solve_seconds=0.0)
+    report = check(p, added)
+    assert not [v for v in report.violations if v.rule not in ("objective", "kpis")], report.violations
