@@ -44,7 +44,7 @@ def _add_mankowska(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--instances", default=None, help="codes from best_known.csv, e.g. A1,B2, or 'all'")
     ap.add_argument("--file", action="append", default=[], help="an instance file in the published format")
     ap.add_argument("--time-limit", type=float, default=None,
-                    help="seconds per instance (default by class: A 10, B-C 60, D-G 120)")
+                    help="seconds per instance (default by class: A 10, B 60, C-G 120)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--scale", type=int, default=None,
                     help="engine minutes per instance time unit (default: portfolio of 1 and 2)")
