@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.worker import BUILD_KEYS, CON_KEYS, SOLVE_KEYS, VAR_KEYS, find_stat, run_solve
+from scheduler.rota import gap_of
 
 DEFAULT_SIZES = (20, 40, 150, 500, 1000)
 DEFAULT_SEEDS = (1, 2, 3)
@@ -83,7 +84,7 @@ def run_week(clients: int, seed: int, out_dir: Path, time_limit: float | None = 
                objective_coverage=round(coverage_term, 2),
                objective_rest=round(report.objective - coverage_term, 2),
                best_bound=bound,
-               gap_pct=(round(100 * (obj - bound) / abs(obj), 3) if obj and bound is not None else None),
+               gap_pct=_pct(gap_of(obj, bound)),
                t_first=res.get("t_first"), t_within_1pct=res.get("t_within_1pct"), t_best=res.get("t_best"),
                wall_seconds=res.get("wall_seconds"), peak_rss_mb=res.get("peak_rss_mb"),
                rss_after_import_mb=res.get("rss_after_import_mb"),
@@ -165,6 +166,10 @@ def _ratios(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
             "travel_minutes": ratio("travel_minutes"), "travel_per_visit": ratio("travel_per_visit"),
             "distinct_carers_per_client": ratio("distinct_carers_per_client"),
             "lateness_minutes": ratio("lateness_minutes")}
+
+
+def _pct(gap: float | None) -> float | None:
+    return None if gap is None else round(100 * gap, 3)
 
 
 def _round(x: Any) -> Any:

@@ -33,7 +33,7 @@ from rich.table import Table
 from rich.text import Text
 
 from scheduler.problem import PRIORITIES, Problem, ProblemError, load_problem
-from scheduler.rota import Rota, RotaError, load_rota, write_rota
+from scheduler.rota import Rota, RotaError, gap_of, gap_text, load_rota, write_rota
 
 app = typer.Typer(
     name="carerota",
@@ -79,12 +79,9 @@ def _num(x: float | None, digits: int = 2) -> str:
     return f"{x:,.{digits}f}"
 
 
-def _gap(objective: float | None, bound: float | None) -> str:
-    if objective is None or bound is None:
-        return "-"
-    if objective == 0:
-        return "0.00%"
-    return f"{max(0.0, (objective - bound) / abs(objective)) * 100:.2f}%"
+def _gap(objective: float | None, bound: float | None, short: bool = False) -> str:
+    gap = gap_of(objective, bound)
+    return "-" if short and gap is None else gap_text(gap)
 
 
 # ======================================================================================
@@ -115,7 +112,7 @@ class _LiveProgress:
             (f"{progress.elapsed:7.1f}s ", "dim"),
             ("objective ", "dim"), (f"{_num(objective):>14} ", "bold"),
             ("bound ", "dim"), (f"{_num(bound):>14} ", ""),
-            ("gap ", "dim"), (f"{_gap(objective, bound):>8} ", "bold cyan"),
+            ("gap ", "dim"), (f"{_gap(objective, bound, short=True):>8} ", "bold cyan"),
             ("covered ", "dim"), (f"{progress.covered}/{progress.visits}", "bold green"),
             (f"  {phase}" if phase else "", "dim"),
         )

@@ -46,6 +46,28 @@ class Rota:
         return {a.visit: a for a in self.assignments}
 
 
+def gap_of(objective: float | None, bound: float | None) -> float | None:
+    """The one definition of the optimality gap (solver, CLI, API and benchmarks all use it):
+    how far the rota may be from the best possible, as a fraction of its objective (0: proven
+    optimal, 0.25: at most 25% could be saved). ``None`` (unknown) when no bound is proven,
+    which includes a bound of 0 or less for a positive objective: every term of the objective
+    is non-negative, so such a bound proves nothing."""
+    if objective is None or bound is None:
+        return None
+    if objective <= 0:
+        return 0.0 if bound >= objective else None
+    if bound <= 0:
+        return None
+    return min(1.0, max(0.0, (objective - bound) / objective))
+
+
+def gap_text(gap: float | None) -> str:
+    """The gap as a person reads it: ``'3.4%'``, or ``'unknown (no bound proven)'``."""
+    if gap is None:
+        return "unknown (no bound proven)"
+    return f"{100 * gap:.1f}%"
+
+
 class RotaError(ProblemError):
     """A rota file that cannot be read (as opposed to one that breaks a rule)."""
 

@@ -25,7 +25,7 @@ from scheduler.candidates import Option, build_options, visit_day
 from scheduler.model import RULES, FixedPart, ModelContext, Scope, Weights
 from scheduler.model.context import Entity
 from scheduler.problem import Problem
-from scheduler.rota import Assignment, Rota, Unassigned
+from scheduler.rota import Assignment, Rota, Unassigned, gap_of
 from scheduler.search import core, operators
 from scheduler.search.engine import Live, Search
 from scheduler.search.params import SearchParams
@@ -77,9 +77,7 @@ class Progress:
 
     @property
     def gap(self) -> float | None:
-        if self.bound is None or self.objective == 0:
-            return None if self.bound is None else 0.0
-        return max(0.0, (self.objective - self.bound) / abs(self.objective))
+        return gap_of(self.objective, self.bound)
 
 
 ProgressCallback = Callable[[Progress], None]

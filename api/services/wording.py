@@ -7,26 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from scheduler.rota import gap_of, gap_text  # the one definition, shared with the solver and the CLI
 
-def gap_of(objective: float | None, bound: float | None) -> float | None:
-    """How far the rota may be from the best possible, as a fraction of its objective (0: proven
-    optimal, 0.25: at most 25% could be saved). ``None`` (unknown) when no bound is proven,
-    which includes a bound of 0 or less for a positive objective: costs are never negative, so
-    such a bound proves nothing."""
-    if objective is None or bound is None:
-        return None
-    if objective <= 0:
-        return 0.0 if bound >= objective else None
-    if bound <= 0:
-        return None
-    return min(1.0, max(0.0, (objective - bound) / objective))
-
-
-def gap_text(gap: float | None) -> str:
-    """The gap as a person reads it: ``'3.4%'``, or ``'unknown (no bound proven)'``."""
-    if gap is None:
-        return "unknown (no bound proven)"
-    return f"{100 * gap:.1f}%"
+__all__ = ["gap_of", "gap_text", "humanize", "ledger_terms", "names_of"]
 
 
 _KEY = re.compile(r"\b(?:m\d+|c\d+|t\d+-\d{8})\b")
