@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.worker import BUILD_KEYS, CON_KEYS, SOLVE_KEYS, VAR_KEYS, find_stat, run_solve
+from scheduler.problem import PRIORITIES
 from scheduler.rota import gap_of
 
 DEFAULT_SIZES = (20, 40, 150, 500, 1000)
 DEFAULT_SEEDS = (1, 2, 3)
 DEFAULT_LIMITS = {20: 30.0, 40: 30.0, 150: 120.0, 500: 300.0, 1000: 600.0}
-PRIORITIES = ("essential", "important", "optional")
 
 
 def default_limit(clients: int) -> float:

@@ -88,7 +88,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from scheduler.problem import PRIORITIES, Carer, Problem, Visit
+from scheduler.problem import PRIORITIES, READABLE_DAY, READABLE_TIME, WEIGHT_KEYS, Carer, Problem, Visit
 from scheduler.rota import Assignment, Rota
 
 __all__ = [
@@ -119,9 +119,7 @@ __all__ = [
 
 SPEC_KPIS = ("visits", "covered", "travel_minutes", "lateness_minutes",
              "distinct_carers_per_client", "contract_shortfall_minutes")
-WEIGHT_KEYS = ("unassigned_essential", "unassigned_important", "unassigned_optional", "lateness",
-               "max_lateness", "travel", "distinct_carers", "non_preferred", "unfamiliar",
-               "contract_shortfall", "cost")
+
 
 
 @dataclass(frozen=True)
@@ -256,7 +254,7 @@ class RotaView:
 # ======================================================================================
 
 def _when(problem: Problem, minute: int) -> str:
-    return problem.time_of(minute).strftime("%a %d %b %H:%M")
+    return problem.time_of(minute).strftime(READABLE_TIME)
 
 
 def _hm(minutes: int) -> str:
@@ -480,7 +478,7 @@ def check_daily_caps(problem: Problem, rota: Rota, view: RotaView | None = None)
         carer = problem.carer_by_id[cid]
         for day, minutes in sorted(view.working_minutes_by_day(cid).items()):
             if minutes > carer.max_minutes_per_day:
-                date = problem.time_of(problem.day_start(day)).strftime("%a %d %b")
+                date = problem.time_of(problem.day_start(day)).strftime(READABLE_DAY)
                 out.append(Violation("daily_caps", f"{_carer_name(carer)} works {_hm(minutes)} on {date}, "
                                      f"over their daily limit of {_hm(carer.max_minutes_per_day)}"))
     return out

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from scheduler.problem import PROBLEM_FORMAT
+from scheduler.problem import PROBLEM_FORMAT, TIME_FORMAT
 
 DEFAULT_WEEK_START = date(2026, 11, 30)
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -137,7 +137,7 @@ class _Generator:
 
     # -- helpers ----------------------------------------------------------------------
     def iso(self, day: int, minute: int) -> str:
-        return (self.t0 + timedelta(days=day, minutes=minute)).strftime("%Y-%m-%dT%H:%M")
+        return (self.t0 + timedelta(days=day, minutes=minute)).strftime(TIME_FORMAT)
 
     def unique_id(self, base: str) -> str:
         base = base.lower().replace(" ", "-")

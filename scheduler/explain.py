@@ -25,7 +25,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from scheduler.problem import MINUTES_PER_DAY, Carer, Client, Problem, Role, Visit
+from scheduler.problem import (
+    MINUTES_PER_DAY,
+    READABLE_DAY,
+    READABLE_TIME,
+    Carer,
+    Client,
+    Problem,
+    Role,
+    Visit,
+)
 from scheduler.rota import Assignment
 
 MAX_NAMES = 5
@@ -36,11 +45,11 @@ Placement = tuple[tuple[str, ...], int]  # (carer ids in role order, start minut
 
 def fmt_time(problem: Problem, minute: int) -> str:
     """``Tue 01 Dec 07:30``."""
-    return problem.time_of(minute).strftime("%a %d %b %H:%M")
+    return problem.time_of(minute).strftime(READABLE_TIME)
 
 
 def fmt_day(problem: Problem, minute: int) -> str:
-    return problem.time_of(minute).strftime("%a %d %b")
+    return problem.time_of(minute).strftime(READABLE_DAY)
 
 
 def fmt_range(problem: Problem, start: int, end: int) -> str:

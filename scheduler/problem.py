@@ -21,6 +21,10 @@ PRIORITIES = ("essential", "important", "optional")
 CARER_KINDS = ("staff", "volunteer")
 EARTH_RADIUS_KM = 6371.0
 MINUTES_PER_DAY = 1440
+# the format's local times ("2026-11-30T08:10"), and how a person reads a time and a day
+TIME_FORMAT = "%Y-%m-%dT%H:%M"
+READABLE_TIME = "%a %d %b %H:%M"
+READABLE_DAY = "%a %d %b"
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "unassigned_essential": 1_000_000,
@@ -35,6 +39,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "contract_shortfall": 1,
     "cost": 0,
 }
+WEIGHT_KEYS = tuple(DEFAULT_WEIGHTS)
 
 
 class ProblemError(ValueError):
@@ -192,7 +197,7 @@ class Problem:
         return self.horizon_start + timedelta(minutes=minute)
 
     def iso(self, minute: int) -> str:
-        return self.time_of(minute).strftime("%Y-%m-%dT%H:%M")
+        return self.time_of(minute).strftime(TIME_FORMAT)
 
     def day_of(self, minute: int) -> int:
         """Calendar-day index (0 = the horizon's first date) of a minute."""

@@ -24,7 +24,7 @@ from ortools.sat.python import cp_model
 from scheduler.candidates import Option, build_options, visit_day
 from scheduler.model import RULES, FixedPart, ModelContext, Scope, Weights
 from scheduler.model.context import Entity
-from scheduler.problem import Problem
+from scheduler.problem import PRIORITIES, Problem
 from scheduler.rota import Assignment, Rota, Unassigned, gap_of
 from scheduler.search import core, operators
 from scheduler.search.engine import Live, Search
@@ -518,7 +518,7 @@ class Solver:
     def _kpis(self, search: Search, live: Live,
               assign: dict[int, tuple[tuple[int, ...], int]]) -> dict[str, Any]:
         problem, st = self.problem, live.a
-        by_priority: dict[str, list[int]] = {p: [0, 0] for p in ("essential", "important", "optional")}
+        by_priority: dict[str, list[int]] = {p: [0, 0] for p in PRIORITIES}
         for vi, v in enumerate(problem.visits):
             by_priority[v.priority][1] += 1
             if vi in assign:

@@ -20,6 +20,7 @@ from api.models import (
     VisitTemplate,
 )
 from api.security import hash_password
+from scheduler.problem import TIME_FORMAT
 
 
 def _hhmm(when: dt.datetime) -> str:
@@ -57,8 +58,8 @@ def volunteer_week(problem: dict[str, Any]) -> dict[str, Any]:
     for day, (lo, hi) in sorted(spans.items()):
         start = max(lo - dt.timedelta(hours=1), dt.datetime.combine(day, dt.time(0, 0)))
         stop = min(hi + dt.timedelta(hours=1), dt.datetime.combine(day, dt.time(23, 59)))
-        availability.append({"start": start.strftime("%Y-%m-%dT%H:%M"),
-                             "end": stop.strftime("%Y-%m-%dT%H:%M")})
+        availability.append({"start": start.strftime(TIME_FORMAT),
+                             "end": stop.strftime(TIME_FORMAT)})
     for vol in volunteers:
         vol["skills"] = sorted(set(vol.get("skills", [])) | needed)
         vol["availability"] = list(availability)

@@ -37,9 +37,9 @@ from api.models import (
     minutes_of,
     role_of,
 )
-from scheduler.problem import PROBLEM_FORMAT, ProblemError, problem_from_dict
+from scheduler.problem import PROBLEM_FORMAT, TIME_FORMAT, ProblemError, problem_from_dict
 
-FMT = "%Y-%m-%dT%H:%M"
+FMT = TIME_FORMAT  # the problem format's local times
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 

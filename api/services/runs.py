@@ -31,7 +31,7 @@ from api.services.common import get_in_coop, require_coordinator
 from api.services.problem_builder import build_problem, carer_key, check_week_start
 from api.services.rotas import visits_of
 from api.settings import Settings
-from scheduler.problem import Problem, ProblemError, problem_from_dict
+from scheduler.problem import TIME_FORMAT, Problem, ProblemError, problem_from_dict
 
 
 class Submitter(Protocol):
@@ -109,7 +109,7 @@ def request_resolve(session: Session, pool: Submitter, actor: Member, rota_id: i
     problem = problem_from_dict({**problem_raw, "pinned": []})
     keep = []
     for pin in problem_raw["pinned"]:
-        start = problem.minute_of(dt.datetime.strptime(pin["start"], "%Y-%m-%dT%H:%M"))
+        start = problem.minute_of(dt.datetime.strptime(pin["start"], TIME_FORMAT))
         if _pin_fits(problem, pin["visit"], pin["carers"], start):
             keep.append(pin)
     problem_raw["pinned"] = keep
