@@ -8,12 +8,12 @@ Exit codes: 0 success (``check``: the rota is valid), 1 ``check`` found violatio
 2 unreadable or invalid input (the errors go to stderr, one ``field: reason`` a line,
 never a traceback).
 
-    carerota serve | demo   (the web service; defined in ``api/commands.py``)
+    carerota serve | demo | timebank reconcile   (the web service: ``api/commands.py``)
 
 Adding a command: a plain function with typed parameters, registered with ``app.command()``,
 importing what it needs inside its body so ``carerota solve`` does not pay for the web stack.
-``serve`` and ``demo`` live in ``api/commands.py`` and are registered at the end of this
-module, unconditionally: a broken import there fails loudly instead of hiding the commands.
+This module is the core's and imports nothing from ``api/``: the installed ``carerota``
+command is ``carerota.cli:app``, which adds the service's commands to this ``app``.
 """
 
 from __future__ import annotations
@@ -322,11 +322,6 @@ def example(
     _err().print(f"wrote {output}: {len(problem['visits'])} visits, {len(problem['carers'])} carers, "
                  f"{len(problem['clients'])} clients")
 
-
-# `carerota serve` and `carerota demo`: plain functions in api/commands.py (heavy imports inside
-# their bodies), registered here without a try/except so an error there is never hidden.
-from api.commands import register as _register_api_commands  # noqa: E402, I001
-_register_api_commands(app)
 
 
 def main() -> None:  # pragma: no cover - the console script calls `app` directly

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from api.models import Member, Rota, Visit
 from api.services.demo import volunteer_week
-from scheduler.cli import app as cli
+from carerota.cli import app as cli
 from scheduler.example import generate_problem
 from scheduler.problem import problem_from_dict
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from api.main import create_app
-from scheduler.cli import app as cli
+from carerota.cli import app as cli
 from tests.api.conftest import auth, build_coop, login, make_settings
 from timebank import AccountKind
 

@@ -1,0 +1,1 @@
+"""The ``carerota`` console command, above both the engine and the service."""
