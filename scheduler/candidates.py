@@ -58,7 +58,12 @@ def start_range(problem: Problem, visit: Visit) -> tuple[int, int]:
 def role_allows(problem: Problem, carer: Carer, visit: Visit, role: int) -> bool:
     """Static eligibility of ``carer`` for ``role`` of ``visit`` (no timing)."""
     client = problem.client_by_id[visit.client]
-    if not visit.roles[role].skills <= carer.skills:
+    # a skill that expires counts for the visit's whole day or not at all (expiries fall at
+    # midnight, and the engine keeps a visit's start on its day)
+    held = carer.skills
+    if carer.skills_until:
+        held = carer.skills_at(problem.day_start(visit_day(problem, visit)))
+    if not visit.roles[role].skills <= held:
         return False
     if carer.is_volunteer and not visit.volunteer_ok:
         return False
@@ -90,7 +95,9 @@ def build_options(problem: Problem, max_per_role: int | None = None) -> list[Opt
         carers_by_distance[client.id] = order
     # the static part of eligibility (skills, volunteer rule, exclusions, gender) is the same
     # for every visit of a client with the same role and volunteer_ok: work it out once
-    eligible_cache: dict[tuple[str, frozenset[str], bool], list[int]] = {}
+    eligible_cache: dict[tuple[str, frozenset[str], bool, int], list[int]] = {}
+    # with an expiring skill, eligibility also depends on the visit's day
+    dated = any(c.skills_until for c in problem.carers)
     for vi, visit in enumerate(problem.visits):
         lo, hi = start_range(problem, visit)
         pinned = visit.id in problem.pin_by_visit
@@ -100,7 +107,8 @@ def build_options(problem: Problem, max_per_role: int | None = None) -> list[Opt
                 eligible = [ci for ci in carers_by_distance[visit.client]
                             if role_allows(problem, problem.carers[ci], visit, r)]
             else:
-                key = (visit.client, visit.roles[r].skills, visit.volunteer_ok)
+                key = (visit.client, visit.roles[r].skills, visit.volunteer_ok,
+                       visit_day(problem, visit) if dated else -1)
                 cached = eligible_cache.get(key)
                 if cached is None:
                     cached = [ci for ci in carers_by_distance[visit.client]

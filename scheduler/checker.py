@@ -257,6 +257,10 @@ def _when(problem: Problem, minute: int) -> str:
     return problem.time_of(minute).strftime(READABLE_TIME)
 
 
+def _day(problem: Problem, minute: int) -> str:
+    return problem.time_of(minute).strftime(READABLE_DAY)
+
+
 def _hm(minutes: int) -> str:
     sign = "-" if minutes < 0 else ""
     h, m = divmod(abs(minutes), 60)
@@ -324,12 +328,14 @@ def check_roles_and_skills(problem: Problem, rota: Rota, view: RotaView | None =
                 continue
             if i >= len(visit.roles):
                 continue
-            missing = sorted(visit.roles[i].skills - carer.skills)
+            missing = sorted(visit.roles[i].skills - carer.skills_at(a.start))
             if missing:
                 role = f"role {i + 1} of {len(visit.roles)}" if len(visit.roles) > 1 else "the visit"
+                expired = [f"their '{m}' expires {_day(problem, until)}" for m in missing
+                           if (until := carer.expiry_of(m)) is not None and m in carer.skills]
                 out.append(Violation("roles_and_skills", f"{name} on {_when(problem, a.start)}: "
                                      f"{_carer_name(carer)} lacks {', '.join(repr(m) for m in missing)} "
-                                     f"needed by {role}"))
+                                     f"needed by {role}" + (f" ({'; '.join(expired)})" if expired else "")))
     return out
 
 

@@ -243,7 +243,8 @@ class Explainer:
         role = visit.roles[role_index]
         f = _RoleFunnel(role, visit.role_duration(role_index))
         pin = p.pin_by_visit.get(visit.id)
-        f.skilled = [c for c in p.carers if role.skills <= c.skills]
+        day0 = p.day_start(p.day_of(visit.earliest_start))
+        f.skilled = [c for c in p.carers if role.skills <= c.skills_at(day0)]
         excluded, wrong_gender, volunteers, not_pinned = [], [], [], []
         for c in f.skilled:
             if c.id in client.excluded_carers:
@@ -413,8 +414,15 @@ class Explainer:
         when = fmt_range(p, lo, hi)
         n_skilled = len(f.skilled)
         if stages[depth] == "skilled":
-            held = {s: sum(1 for c in p.carers if s in c.skills) for s in sorted(f.role.skills)}
+            day0 = p.day_start(p.day_of(visit.earliest_start))
+            held = {s: sum(1 for c in p.carers if s in c.skills_at(day0)) for s in sorted(f.role.skills)}
             missing = [s for s, n in held.items() if n == 0]
+            expired = [f"{c.id}'s '{s}' expires {fmt_day(p, until)}"
+                       for s in missing for c in p.carers
+                       if s in c.skills and (until := c.expiry_of(s)) is not None and until <= day0]
+            if expired:
+                return [f"no carer holds {_skills_text(frozenset(missing))} on {fmt_day(p, day0)}: "
+                        + "; ".join(expired)]
             if missing:
                 return [f"no carer holds {_skills_text(frozenset(missing))}"]
             counts = ", ".join(f"{n} hold '{s}'" for s, n in held.items())

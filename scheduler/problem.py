@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,19 @@ class Carer:
     max_minutes_per_week: int = 2880
     contracted_minutes: int | None = None
     hourly_cost: float = 0.0
+    # (skill, minute from the horizon start at which it stops counting: midnight of the
+    # ``skills_valid_until`` date): a certificate that expires
+    skills_until: tuple[tuple[str, int], ...] = ()
+
+    def skills_at(self, minute: int) -> frozenset[str]:
+        """The skills the carer holds for a visit starting at ``minute`` (a skill with an
+        expiry counts only before it)."""
+        if not self.skills_until:
+            return self.skills
+        return self.skills - {s for s, until in self.skills_until if minute >= until}
+
+    def expiry_of(self, skill: str) -> int | None:
+        return next((until for s, until in self.skills_until if s == skill), None)
 
     @property
     def is_volunteer(self) -> bool:
@@ -261,7 +274,8 @@ _TOP_KEYS = {"format", "name", "horizon", "travel", "rules", "weights", "carers"
 _TRAVEL_KEYS = {"speed_kmh", "road_factor", "minimum_minutes", "matrix"}
 _RULES_KEYS = {"min_rest_minutes", "count_travel_as_work", "home_travel"}
 _CARER_KEYS = {"id", "name", "kind", "skills", "location", "speed_kmh", "gender", "availability",
-               "max_minutes_per_day", "max_minutes_per_week", "contracted_minutes", "hourly_cost"}
+               "max_minutes_per_day", "max_minutes_per_week", "contracted_minutes", "hourly_cost",
+               "skills_valid_until"}
 _CLIENT_KEYS = {"id", "name", "location", "gender_preference", "excluded_carers",
                 "preferred_carers", "history"}
 _VISIT_KEYS = {"id", "client", "earliest_start", "latest_start", "duration_minutes", "roles",
@@ -524,11 +538,13 @@ def problem_from_dict(raw: Any) -> Problem:
         contracted = r.integer(c, "contracted_minutes", path, None)
         if contracted is not None and kind == "volunteer":
             r.err(f"{path}.contracted_minutes", "volunteers have no contract (staff only)")
+        skills = frozenset(r.str_list(c, "skills", path))
+        until = _skills_until(r, c, path, skills, h_start)
         if cid is None or loc is None or kind not in CARER_KINDS:
             continue
         carers.append(Carer(
             id=cid, name=r.string(c, "name", path, default=cid) or cid, kind=str(kind),
-            skills=frozenset(r.str_list(c, "skills", path)), location=loc,
+            skills=skills, skills_until=until, location=loc,
             availability=tuple(sorted(avail, key=lambda i: (i.start, i.end))),
             speed_kmh=r.number(c, "speed_kmh", path, None, positive=True),
             gender=r.string(c, "gender", path),
@@ -686,7 +702,8 @@ def problem_from_dict(raw: Any) -> Problem:
                 carer = carer_of.get(cid)
                 if carer is None:
                     continue
-                for skill in sorted(role.skills - carer.skills):
+                held = carer.skills_at(start if start is not None else visit.earliest_start)
+                for skill in sorted(role.skills - held):
                     r.err(f"{path}.carers[{i}]", f"carer '{cid}' lacks skill '{skill}' needed by "
                           f"role {i + 1} of visit '{visit.id}'")
                 if carer.is_volunteer and not visit.volunteer_ok:
@@ -703,6 +720,35 @@ def problem_from_dict(raw: Any) -> Problem:
     return Problem(name=name, horizon_start=h_start, horizon_minutes=horizon_minutes,
                    travel=travel, rules=rules, weights=weights, carers=carers, clients=clients,
                    visits=visits, dependencies=dependencies, pinned=pinned)
+
+
+def _skills_until(r: _Reader, raw: dict, path: str, skills: frozenset[str],
+                  h_start: datetime | None) -> tuple[tuple[str, int], ...]:
+    """``skills_valid_until``: ``{skill: "YYYY-MM-DD"}``, each a skill the carer holds, valid
+    for visits that start before midnight at the start of that date."""
+    value = raw.get("skills_valid_until")
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        r.err(f"{path}.skills_valid_until", f"must be an object of skill: date, got {_kind(value)}")
+        return ()
+    out: list[tuple[str, int]] = []
+    for skill, when in value.items():
+        field = f"{path}.skills_valid_until.{skill}"
+        if skill not in skills:
+            r.err(field, f"'{skill}' is not one of the carer's skills")
+            continue
+        try:
+            day = date.fromisoformat(when) if isinstance(when, str) and len(when) == 10 else None
+        except ValueError:
+            day = None
+        if day is None:
+            r.err(field, f"must be a date like \"2026-12-02\", got {_show(when)}")
+            continue
+        if h_start is not None:
+            midnight = datetime.combine(day, datetime.min.time())
+            out.append((skill, int((midnight - h_start).total_seconds() // 60)))
+    return tuple(sorted(out))
 
 
 def _read_matrix(r: _Reader, raw: Any) -> dict[str, dict[str, int]] | None:
@@ -768,6 +814,8 @@ def problem_to_dict(p: Problem) -> dict[str, Any]:
             d["contracted_minutes"] = c.contracted_minutes
         if c.hourly_cost:
             d["hourly_cost"] = _num(c.hourly_cost)
+        if c.skills_until:
+            d["skills_valid_until"] = {s: p.time_of(until).date().isoformat() for s, until in c.skills_until}
         out["carers"].append(d)
     for cl in p.clients:
         e: dict[str, Any] = {"id": cl.id, "name": cl.name,
