@@ -1,0 +1,83 @@
+""""Who can cover this?" (``scheduler.cover``): every option it offers is one the checker
+accepts, with exactly the objective change it claims, and it never offers a carer the rules
+or the coordinator ruled out."""
+
+from __future__ import annotations
+
+import pytest
+
+from scheduler.checker import check
+from scheduler.cover import CoverSession, who_can_cover
+from scheduler.example import generate_problem
+from scheduler.problem import Problem, problem_from_dict
+from scheduler.rota import Assignment, Rota
+from scheduler.solve import SolveOptions, solve
+from tests.conftest import objectives_equal
+from tests.rules.builders import build, carer, client, km_east, visit
+
+
+def _with(r: Rota, a: Assignment, drop: str | None = None) -> Rota:
+    kept = [x for x in r.assignments if x.visit not in (a.visit, drop)]
+    return Rota(problem=r.problem, status="feasible", assignments=[*kept, a],
+                unassigned=[u for u in r.unassigned if u.visit != a.visit], objective=None,
+                best_bound=None, kpis={}, solve_seconds=0.0)
+
+
+def _checker_objective(problem: Problem, r: Rota) -> float:
+    report = check(problem, r)
+    assert not [v for v in report.violations if v.rule not in ("objective", "kpis", "every_visit_once")], (
+        [str(v) for v in report.violations])
+    return report.objective
+
+
+@pytest.fixture(scope="module")
+def week() -> tuple[Problem, Rota]:
+    problem = problem_from_dict(generate_problem(clients=6, seed=4))
+    rota = solve(problem, SolveOptions(time_limit=4, workers=1, seed=0))
+    assert check(problem, rota).ok
+    return problem, rota
+
+
+def test_a_sick_carers_visit_gets_options_the_checker_accepts_with_the_claimed_change(week) -> None:
+    """The coordinator takes a suggestion in one click: it must be lawful and cost what it says."""
+    problem, rota = week
+    a = next(x for x in rota.assignments if len(x.carers) == 1)
+    sick = a.carers[0]
+    answer = CoverSession(problem).ask(rota, a.visit, without={sick})
+    assert answer.options, answer.refused
+    without_visit = Rota(problem=rota.problem, status="feasible",
+                         assignments=[x for x in rota.assignments if x.visit != a.visit],
+                         unassigned=[], objective=None, best_bound=None, kpis={}, solve_seconds=0.0)
+    before = _checker_objective(problem, without_visit)
+    deltas = [o.objective_delta for o in answer.options]
+    assert deltas == sorted(deltas)
+    for o in answer.options:
+        assert sick not in o.carers and o.carer != sick
+        after = _checker_objective(problem, _with(rota, Assignment(a.visit, o.carers, o.start)))
+        assert objectives_equal(after - before, o.objective_delta), (o, after - before)
+
+
+def test_no_option_names_a_carer_without_the_skill_or_a_volunteer_on_personal_care() -> None:
+    """Eligibility is the rules', not the ranking's: a carer who may not do it is never offered."""
+    p = build([carer("ann", skills=["medication"]), carer("bryn"), carer("cai", kind="volunteer",
+               skills=["medication"]), carer("dee", skills=["medication"], location=km_east(5))],
+              [client("eira")],
+              [visit("e1", "eira", "08:00", latest="09:00", roles=[{"skills": ["medication"]}])], days=1)
+    empty = Rota(problem=p.name, status="feasible", assignments=[], unassigned=[], objective=None,
+                 best_bound=None, kpis={}, solve_seconds=0.0)
+    answer = who_can_cover(p, empty, "e1")
+    offered = [o.carer for o in answer.options]
+    assert set(offered) == {"ann", "dee"}
+    delta = {o.carer: o.objective_delta for o in answer.options}
+    assert offered == sorted(offered, key=lambda c: (delta[c], c))
+    assert "bryn" not in dict(answer.refused) and "cai" not in dict(answer.refused)
+
+
+def test_a_carer_off_that_day_is_refused_with_a_reason() -> None:
+    p = build([carer("ann", availability=[((0, "14:00"), (0, "22:00"))]), carer("bryn")],
+              [client("eira")], [visit("e1", "eira", "08:00")], days=1)
+    empty = Rota(problem=p.name, status="feasible", assignments=[], unassigned=[], objective=None,
+                 best_bound=None, kpis={}, solve_seconds=0.0)
+    answer = who_can_cover(p, empty, "e1")
+    assert [o.carer for o in answer.options] == ["bryn"]
+    assert dict(answer.refused)["ann"] == "not working then"
