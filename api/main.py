@@ -214,4 +214,7 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    from api.web import install as install_pages   # the rota board's pages under /web
+
+    install_pages(app)
     return app
