@@ -124,7 +124,7 @@ def _demo_week(console, app, settings, coop_id: int, week, *, publish: bool, qui
 
     from sqlmodel import Session, select
 
-    from api.models import Member, Rota, SolveRun, Visit
+    from api.models import Member, Rota, RotaStatus, SolveRun, Visit
     from api.services.runs import weekly_run
     from api.services.wording import gap_text
 
@@ -147,7 +147,8 @@ def _demo_week(console, app, settings, coop_id: int, week, *, publish: bool, qui
         rota = s.get(Rota, run.rota_id)
         visits = list(s.exec(select(Visit).where(Visit.rota_id == run.rota_id)).all())
         if publish and rota is not None:
-            rota.status, rota.published_at = "published", dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            rota.status = RotaStatus.published
+            rota.published_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
             s.add(rota)
             s.commit()
         volunteers = {m.id: m.full_name for m in s.exec(select(Member).where(

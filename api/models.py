@@ -85,6 +85,35 @@ class LeaveKind(enum.StrEnum):
     extra = "extra"      # a one-off extra availability
 
 
+class RunKind(enum.StrEnum):
+    request = "request"  # a coordinator asked for the week
+    weekly = "weekly"    # the scheduled weekly solve
+    resolve = "resolve"  # a re-solve of a rota after an absence
+
+
+class CarerChoice(enum.StrEnum):
+    """How a client regards a carer (``ClientCarer.kind``)."""
+
+    preferred = "preferred"
+    excluded = "excluded"
+
+
+def _enum_values(enum_type: type[enum.StrEnum]) -> list[str]:
+    return [member.value for member in enum_type]
+
+
+def enum_column(enum_type: type[enum.StrEnum], length: int, **column: Any) -> Any:
+    """A column holding one of ``enum_type``'s values as plain text.
+
+    The database type stays ``VARCHAR(length)`` (no database enum type, no CHECK constraint), so
+    rows written as strings before the columns were typed read back unchanged and no data
+    migration is needed; SQLAlchemy turns what it reads into the enum member and refuses to
+    write any other string (``validate_strings``). The API's JSON is the same strings."""
+    return Column(sa.Enum(enum_type, native_enum=False, length=length, create_constraint=False,
+                          validate_strings=True, values_callable=_enum_values),
+                  nullable=False, **column)
+
+
 class Forbid(SQLModel):
     """A request body: unknown fields refused, numbers and booleans strict (``api.input``)."""
 
@@ -103,9 +132,9 @@ def _check_hhmm(value: str) -> str:
     return value
 
 
-def role_of(member: Any) -> str:
-    """The member's role as a plain string (the column holds a string)."""
-    return str(getattr(member.role, "value", member.role))
+def role_of(member: Member) -> Role:
+    """The member's role (the column is typed: always a :class:`Role`)."""
+    return Role(member.role)
 
 
 def minutes_of(hhmm: str) -> int:
@@ -163,7 +192,7 @@ class Member(MemberBase, table=True):
     __table_args__ = (sa.UniqueConstraint("email", name="uq_member_email"),)
     id: int | None = Field(default=None, primary_key=True)
     coop_id: int = Field(foreign_key="coop.id", index=True)
-    role: str = Field(sa_column=Column(sa.String(20), nullable=False))
+    role: Role = Field(sa_column=enum_column(Role, 20))
     hashed_password: str
     is_active: bool = True
     client_id: int | None = Field(default=None, foreign_key="client.id")
@@ -207,8 +236,7 @@ class MemberPublic(MemberBase):
     @property
     def roster_warnings(self) -> list[str]:
         """What keeps this carer out of the rota's solves (empty when nothing does)."""
-        role = str(getattr(self.role, "value", self.role))
-        if role in CARER_ROLES and (self.lat is None or self.lon is None):
+        if self.role in CARER_ROLES and (self.lat is None or self.lon is None):
             return ["needs a home location (lat, lon) to be rostered"]
         return []
 
@@ -272,7 +300,7 @@ class LeaveBase(SQLModel):
 class Leave(LeaveBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="member.id", index=True)
-    kind: str = Field(sa_column=Column(sa.String(10), nullable=False))
+    kind: LeaveKind = Field(sa_column=enum_column(LeaveKind, 10))
 
 
 class LeaveCreate(Forbid, LeaveBase):
@@ -336,7 +364,7 @@ class ClientCarer(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     client_id: int = Field(foreign_key="client.id", index=True)
     member_id: int = Field(foreign_key="member.id")
-    kind: str = Field(sa_column=Column(sa.String(10), nullable=False))
+    kind: CarerChoice = Field(sa_column=enum_column(CarerChoice, 10))
 
 
 class ClientPreferences(Forbid):
@@ -387,7 +415,7 @@ class VisitTemplate(VisitTemplateBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     coop_id: int = Field(foreign_key="coop.id", index=True)
     client_id: int = Field(foreign_key="client.id", index=True)
-    priority: str = Field(sa_column=Column(sa.String(10), nullable=False))
+    priority: Priority = Field(sa_column=enum_column(Priority, 10))
     is_active: bool = True
 
 
@@ -491,10 +519,10 @@ class SolveRun(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     coop_id: int = Field(foreign_key="coop.id", index=True)
     week_start: dt.date
-    kind: str = Field(default="request", max_length=20)   # request | weekly | resolve
+    kind: RunKind = Field(default=RunKind.request, sa_column=enum_column(RunKind, 20))
     #: set for scheduled runs: one weekly run per co-op and week, however often the job fires
     dedupe_key: str | None = Field(default=None, max_length=100, unique=True)
-    status: str = Field(default=RunStatus.queued.value, max_length=20)
+    status: RunStatus = Field(default=RunStatus.queued, sa_column=enum_column(RunStatus, 20))
     #: the lease of the worker solving the run: only its holder writes the run's outcome
     lease_id: str | None = Field(default=None, max_length=64)
     requested_by: int | None = Field(default=None, foreign_key="member.id")
@@ -519,7 +547,7 @@ class Rota(SQLModel, table=True):
     coop_id: int = Field(foreign_key="coop.id", index=True)
     week_start: dt.date
     version: int
-    status: str = Field(default=RotaStatus.draft.value, max_length=20)
+    status: RotaStatus = Field(default=RotaStatus.draft, sa_column=enum_column(RotaStatus, 20))
     run_id: int | None = None
     problem: dict = Field(sa_column=Column(sa.JSON, nullable=False))
     id_map: dict = Field(sa_column=Column(sa.JSON, nullable=False))
@@ -560,9 +588,9 @@ class Visit(SQLModel, table=True):
     earliest_start: NaiveDatetime
     latest_start: NaiveDatetime
     duration_minutes: int
-    priority: str = Field(max_length=10)
+    priority: Priority = Field(sa_column=enum_column(Priority, 10))
     volunteer_ok: bool = False
-    status: str = Field(default=VisitStatus.planned.value, max_length=20)
+    status: VisitStatus = Field(default=VisitStatus.planned, sa_column=enum_column(VisitStatus, 20))
     start: NaiveDatetime | None = None
     carer_ids: list[int] = Field(default_factory=list, sa_column=Column(sa.JSON, nullable=False))
     reasons: list[str] = Field(default_factory=list, sa_column=Column(sa.JSON, nullable=False))
@@ -634,7 +662,7 @@ class ResolveRequest(Forbid):
 
 class RunAccepted(SQLModel):
     run_id: int
-    status: str
+    status: RunStatus
     week_start: dt.date
 
 
@@ -648,8 +676,8 @@ class RunPublic(SQLModel):
     id: int
     coop_id: int
     week_start: dt.date
-    kind: str
-    status: str
+    kind: RunKind
+    status: RunStatus
     objective: float | None
     best_bound: float | None
     #: (objective - best_bound) / objective, 0 to 1; null when no bound is proven (see gap_text)
@@ -682,9 +710,9 @@ class VisitPublic(SQLModel):
     earliest_start: NaiveDatetime
     latest_start: NaiveDatetime
     duration_minutes: int
-    priority: str
+    priority: Priority
     volunteer_ok: bool
-    status: str
+    status: VisitStatus
     start: NaiveDatetime | None
     carer_ids: list[int]
     reasons: list[str]
@@ -736,7 +764,7 @@ class RotaPublic(SQLModel):
     coop_id: int
     week_start: dt.date
     version: int
-    status: str
+    status: RotaStatus
     run_id: int | None
     objective: float | None
     note: str | None

@@ -118,16 +118,16 @@ def _held(run_id: int, lease: str | None) -> Any:
     ``lease`` is None, for the pool's record of a worker process that died)."""
     if lease is None:
         return sa.and_(_RUNS.c.id == run_id,
-                       _RUNS.c.status.in_([RunStatus.queued.value, RunStatus.running.value]))
+                       _RUNS.c.status.in_([RunStatus.queued, RunStatus.running]))
     return sa.and_(_RUNS.c.id == run_id, _RUNS.c.lease_id == lease,
-                   _RUNS.c.status == RunStatus.running.value)
+                   _RUNS.c.status == RunStatus.running)
 
 
 def _fail(engine: sa.Engine, run_id: int, message: str, lease: str | None = None) -> bool:
     """Mark the run failed, if its lease is still held; False when it was not (nothing written)."""
     with engine.begin() as conn:
         return conn.execute(sa.update(_RUNS).where(_held(run_id, lease)).values(
-            status=RunStatus.failed.value, error=message[:4000], finished_at=utcnow(),
+            status=RunStatus.failed, error=message[:4000], finished_at=utcnow(),
             lease_id=None)).rowcount == 1
 
 
@@ -136,8 +136,8 @@ def _claim(engine: sa.Engine, run_id: int) -> str | None:
     lease = uuid.uuid4().hex
     with engine.begin() as conn:
         claimed = conn.execute(sa.update(_RUNS).where(_RUNS.c.id == run_id,
-                                                      _RUNS.c.status == RunStatus.queued.value)
-                               .values(status=RunStatus.running.value, started_at=utcnow(),
+                                                      _RUNS.c.status == RunStatus.queued)
+                               .values(status=RunStatus.running, started_at=utcnow(),
                                        lease_id=lease)).rowcount
     return lease if claimed == 1 else None
 
@@ -147,11 +147,11 @@ def recover_runs(engine: sa.Engine) -> list[int]:
     (a worker that outlived the crash can no longer write them); queued ones are returned so the
     caller submits them again."""
     with engine.begin() as conn:
-        conn.execute(sa.update(_RUNS).where(_RUNS.c.status == RunStatus.running.value).values(
-            status=RunStatus.failed.value, lease_id=None, finished_at=utcnow(),
+        conn.execute(sa.update(_RUNS).where(_RUNS.c.status == RunStatus.running).values(
+            status=RunStatus.failed, lease_id=None, finished_at=utcnow(),
             error="interrupted: the service stopped during the solve; request it again"))
     with Session(engine) as s:
-        return list(s.exec(select(SolveRun.id).where(SolveRun.status == RunStatus.queued.value)
+        return list(s.exec(select(SolveRun.id).where(SolveRun.status == RunStatus.queued)
                            .order_by(SolveRun.id)).all())
 
 
@@ -231,14 +231,14 @@ def _store(engine: sa.Engine, run_id: int, lease: str, rota_file: dict, best_bou
         try:
             with Session(engine, expire_on_commit=False) as s:
                 run = s.get(SolveRun, run_id)
-                if run is None or run.lease_id != lease or run.status != RunStatus.running.value:
+                if run is None or run.lease_id != lease or run.status != RunStatus.running:
                     log.warning("run %s: the lease was revoked; its rota is not stored", run_id)
                     return LEASE_LOST
                 rota = store_solved_rota(s, run, rota_file)
                 objective = rota_file.get("objective")
                 gap = gap_of(objective, best_bound)
                 done = s.connection().execute(sa.update(_RUNS).where(_held(run_id, lease)).values(
-                    status=RunStatus.succeeded.value, rota_id=rota.id, finished_at=utcnow(),
+                    status=RunStatus.succeeded, rota_id=rota.id, finished_at=utcnow(),
                     objective=objective, best_bound=best_bound, gap=gap, lease_id=None)).rowcount
                 if done != 1:
                     s.rollback()

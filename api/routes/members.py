@@ -41,7 +41,7 @@ def update_my_coop(data: CoopUpdate, session: SessionDep, member: Coordinator):
 @router.get("/members", response_model=list[MemberPublic], tags=["members"])
 def list_members(session: SessionDep, member: Coordinator, role: Role | None = None,
                  include_inactive: bool = False):
-    return svc.list_members(session, member, role.value if role else None, include_inactive)
+    return svc.list_members(session, member, role, include_inactive)
 
 
 @router.post("/members", response_model=MemberPublic, status_code=201, tags=["members"])

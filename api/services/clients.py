@@ -6,6 +6,7 @@ from sqlmodel import Session, select
 
 from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.models import (
+    CarerChoice,
     Client,
     ClientCarer,
     ClientCreate,
@@ -29,8 +30,8 @@ from api.services.common import client_ids_visible_to, get_in_coop, require_coor
 def _public(session: Session, client: Client) -> ClientPublic:
     rows = session.exec(select(ClientCarer).where(ClientCarer.client_id == client.id)).all()
     return ClientPublic(**client.model_dump(),
-                        preferred_carers=sorted(r.member_id for r in rows if r.kind == "preferred"),
-                        excluded_carers=sorted(r.member_id for r in rows if r.kind == "excluded"))
+                        preferred_carers=sorted(r.member_id for r in rows if r.kind is CarerChoice.preferred),
+                        excluded_carers=sorted(r.member_id for r in rows if r.kind is CarerChoice.excluded))
 
 
 def _readable_client(session: Session, actor: Member, client_id: int) -> Client:
@@ -89,7 +90,8 @@ def set_preferences(session: Session, actor: Member, client_id: int,
     for row in session.exec(select(ClientCarer).where(ClientCarer.client_id == client.id)).all():
         session.delete(row)
     session.flush()
-    for kind, ids in (("preferred", data.preferred_carers), ("excluded", data.excluded_carers)):
+    for kind, ids in ((CarerChoice.preferred, data.preferred_carers),
+                      (CarerChoice.excluded, data.excluded_carers)):
         for mid in dict.fromkeys(ids):
             session.add(ClientCarer(client_id=client.id, member_id=mid, kind=kind))
     session.commit()

@@ -11,10 +11,13 @@ from sqlmodel import Session
 
 from api.models import (
     Availability,
+    CarerChoice,
     Client,
     ClientCarer,
     Coop,
     Member,
+    Priority,
+    Role,
     Skill,
     TemplateDependency,
     VisitTemplate,
@@ -78,12 +81,12 @@ def seed_demo(session: Session, problem: dict[str, Any], email_domain: str = "de
     session.flush()
     coordinator_email = f"coordinator-{tag}@{email_domain}"
     session.add(Member(coop_id=coop.id, email=coordinator_email, full_name="Demo Coordinator",
-                       role="coordinator", hashed_password=hash_password(password)))
+                       role=Role.coordinator, hashed_password=hash_password(password)))
     carer_ids: dict[str, int] = {}
     pw_hash = hash_password(secrets.token_urlsafe(16))   # carers get a login when a coordinator sets one
     for c in problem["carers"]:
         m = Member(coop_id=coop.id, email=f"{c['id']}-{tag}@{email_domain}", full_name=c.get("name", c["id"]),
-                   role=c["kind"], hashed_password=pw_hash, gender=c.get("gender"),
+                   role=Role(c["kind"]), hashed_password=pw_hash, gender=c.get("gender"),
                    lat=c["location"]["lat"], lon=c["location"]["lon"], speed_kmh=c.get("speed_kmh"),
                    max_minutes_per_day=c.get("max_minutes_per_day", 720),
                    max_minutes_per_week=c.get("max_minutes_per_week", 2880),
@@ -109,7 +112,7 @@ def seed_demo(session: Session, problem: dict[str, Any], email_domain: str = "de
         client_ids[c["id"]] = cl.id
         for kind in ("preferred", "excluded"):
             for cid in c.get(f"{kind}_carers", []):
-                session.add(ClientCarer(client_id=cl.id, member_id=carer_ids[cid], kind=kind))
+                session.add(ClientCarer(client_id=cl.id, member_id=carer_ids[cid], kind=CarerChoice(kind)))
     template_ids: dict[str, int] = {}
     for v in problem["visits"]:
         es, ls = dt.datetime.fromisoformat(v["earliest_start"]), dt.datetime.fromisoformat(v["latest_start"])
@@ -118,7 +121,8 @@ def seed_demo(session: Session, problem: dict[str, Any], email_domain: str = "de
         t = VisitTemplate(coop_id=coop.id, client_id=client_ids[v["client"]], label=v["id"],
                           days=[es.weekday()], earliest_start=_hhmm(es), latest_start=_hhmm(ls),
                           duration_minutes=v["duration_minutes"], roles=v.get("roles", [{"skills": []}]),
-                          priority=v.get("priority", "essential"), volunteer_ok=v.get("volunteer_ok", False),
+                          priority=Priority(v.get("priority", "essential")),
+                          volunteer_ok=v.get("volunteer_ok", False),
                           max_lateness_minutes=v.get("max_lateness_minutes", 0))
         session.add(t)
         session.flush()

@@ -58,7 +58,7 @@ def create_coop(session: Session, data: CoopCreate) -> tuple[Coop, Member]:
     session.add(coop)
     session.flush()
     member = Member(coop_id=coop.id, email=email, full_name=data.coordinator.full_name,
-                    role=Role.coordinator.value, hashed_password=hash_password(data.coordinator.password))
+                    role=Role.coordinator, hashed_password=hash_password(data.coordinator.password))
     session.add(member)
     _commit(session, f"coordinator.email: '{email}' is already registered")
     return coop, member
@@ -92,7 +92,7 @@ def _commit(session: Session, conflict_message: str) -> None:
 
 
 # ----------------------------------------------------------------------------- members
-def list_members(session: Session, actor: Member, role: str | None = None,
+def list_members(session: Session, actor: Member, role: Role | None = None,
                  include_inactive: bool = False) -> list[Member]:
     require_coordinator(actor)
     q = select(Member).where(Member.coop_id == actor.coop_id)
@@ -274,7 +274,7 @@ def list_leave(session: Session, actor: Member, member_id: int) -> list[Leave]:
 
 def add_leave(session: Session, actor: Member, member_id: int, data: LeaveCreate) -> Leave:
     member = _carer(session, actor, member_id, write=True)
-    item = Leave(**{**data.model_dump(), "kind": data.kind.value}, member_id=member.id)
+    item = Leave(**data.model_dump(), member_id=member.id)
     session.add(item)
     session.commit()
     session.refresh(item)

@@ -236,7 +236,7 @@ def build_problem(session: Session, coop_id: int, week_start: dt.date, history_w
                 "earliest_start": iso(base + dt.timedelta(minutes=minutes_of(t.earliest_start))),
                 "latest_start": iso(base + dt.timedelta(minutes=minutes_of(t.latest_start))),
                 "duration_minutes": t.duration_minutes, "roles": roles,
-                "volunteer_ok": t.volunteer_ok, "priority": str(getattr(t.priority, "value", t.priority)),
+                "volunteer_ok": t.volunteer_ok, "priority": t.priority.value,
                 "max_lateness_minutes": t.max_lateness_minutes,
             })
             visit_meta[key] = {"template_id": t.id, "client_id": t.client_id, "label": t.label}

@@ -18,6 +18,7 @@ from api.errors import Conflict, Invalid, NotFound
 from api.models import (
     AssignmentChange,
     Member,
+    Priority,
     Rota,
     RotaDetail,
     RotaPublic,
@@ -38,7 +39,7 @@ from scheduler.problem import Problem, problem_from_dict
 from scheduler.rota import Assignment, Unassigned, rota_to_dict
 from scheduler.rota import Rota as RotaFile
 
-DONE = (VisitStatus.completed.value, VisitStatus.missed.value, VisitStatus.cancelled.value)
+DONE = (VisitStatus.completed, VisitStatus.missed, VisitStatus.cancelled)
 
 
 def _parse(text: str) -> dt.datetime:
@@ -104,7 +105,7 @@ def store_solved_rota(session: Session, run: SolveRun, rota_file: dict[str, Any]
         base = {v.key: v for v in visits_of(session, run.base_rota_id)}
     rota = Rota(coop_id=run.coop_id, week_start=run.week_start,
                 version=_next_version(session, run.coop_id, run.week_start),
-                status=RotaStatus.draft.value, run_id=run.id, problem=problem, id_map=id_map,
+                status=RotaStatus.draft, run_id=run.id, problem=problem, id_map=id_map,
                 rota_file=rota_file, objective=rota_file.get("objective"),
                 note=f"{run.kind} run {run.id}")
     session.add(rota)
@@ -115,19 +116,20 @@ def store_solved_rota(session: Session, run: SolveRun, rota_file: dict[str, Any]
             "client_id": meta["client_id"], "template_id": meta.get("template_id"), "key": pv["id"],
             "label": meta.get("label", ""), "earliest_start": _parse(pv["earliest_start"]),
             "latest_start": _parse(pv["latest_start"]), "duration_minutes": pv["duration_minutes"],
-            "priority": pv.get("priority", "essential"), "volunteer_ok": pv.get("volunteer_ok", False),
+            "priority": Priority(pv.get("priority", "essential")),
+            "volunteer_ok": pv.get("volunteer_ok", False),
         }
         carer_ids: list[int] = []
         if pv["id"] in assigned:
             a = assigned[pv["id"]]
             carer_ids = [int(carers[c]) for c in a["carers"]]
-            fields.update(start=_parse(a["start"]), status=VisitStatus.planned.value)
+            fields.update(start=_parse(a["start"]), status=VisitStatus.planned)
         else:
-            fields.update(status=VisitStatus.unassigned.value,
+            fields.update(status=VisitStatus.unassigned,
                           reasons=[humanize(r, names)
                                    for r in unassigned.get(pv["id"], {}).get("reasons", [])])
         old = base.get(pv["id"])
-        if old is not None and old.status == VisitStatus.completed.value:
+        if old is not None and old.status == VisitStatus.completed:
             fields.update(status=old.status, actual_start=old.actual_start, actual_end=old.actual_end,
                           completed_by=old.completed_by, credited=old.credited)
         _add_visit(session, rota, fields, carer_ids)
@@ -183,7 +185,7 @@ def current_rota(session: Session, coop_id: int, week_start: dt.date) -> Rota | 
     rows = session.exec(select(Rota).where(Rota.coop_id == coop_id, Rota.week_start == week_start)
                         .order_by(Rota.version.desc())).all()
     for r in rows:
-        if r.status == RotaStatus.published.value:
+        if r.status == RotaStatus.published:
             return r
     return rows[0] if rows else None
 
@@ -191,14 +193,14 @@ def current_rota(session: Session, coop_id: int, week_start: dt.date) -> Rota | 
 # ----------------------------------------------------------------------------- writes
 def publish(session: Session, actor: Member, rota_id: int) -> RotaPublic:
     rota = _rota(session, actor, rota_id)
-    if rota.status != RotaStatus.draft.value:
+    if rota.status != RotaStatus.draft:
         raise Conflict(f"rota {rota_id} is {rota.status}; only a draft can be published")
     for other in session.exec(select(Rota).where(Rota.coop_id == rota.coop_id,
                                                  Rota.week_start == rota.week_start,
-                                                 Rota.status == RotaStatus.published.value)).all():
-        other.status = RotaStatus.superseded.value
+                                                 Rota.status == RotaStatus.published)).all():
+        other.status = RotaStatus.superseded
         session.add(other)
-    rota.status = RotaStatus.published.value
+    rota.status = RotaStatus.published
     rota.published_at = utcnow()
     session.add(rota)
     session.commit()
@@ -228,7 +230,7 @@ def change_assignment(session: Session, actor: Member, rota_id: int, visit_id: i
     A draft is edited in place; a published rota gets a new published version.
     """
     rota = _rota(session, actor, rota_id)
-    if rota.status == RotaStatus.superseded.value:
+    if rota.status == RotaStatus.superseded:
         raise Conflict(f"rota {rota_id} is superseded; edit the current version")
     visit = session.exec(select(Visit).where(Visit.rota_id == rota.id,
                                              Visit.week_visit_id == visit_id)).first()
@@ -258,10 +260,10 @@ def change_assignment(session: Session, actor: Member, rota_id: int, visit_id: i
         if errors:
             raise Invalid("the change is not valid", errors)
         target.carer_ids, target.start = list(change.carer_ids), change.start.replace(second=0)
-        target.status, target.reasons = VisitStatus.planned.value, []
+        target.status, target.reasons = VisitStatus.planned, []
     else:
         target.carer_ids, target.start = [], None
-        target.status, target.reasons = VisitStatus.unassigned.value, [reason]
+        target.status, target.reasons = VisitStatus.unassigned, [reason]
     candidate = rota_for_check(problem, visits)
     report = check(problem, candidate)
     if not report.ok:
@@ -271,7 +273,7 @@ def change_assignment(session: Session, actor: Member, rota_id: int, visit_id: i
                       [f"{v.rule}: {humanize(v.message, names)}" for v in report.violations])
     candidate.objective, candidate.kpis = report.objective, report.kpis
     new_file = rota_to_dict(candidate, problem)
-    if rota.status == RotaStatus.draft.value:
+    if rota.status == RotaStatus.draft:
         _apply(session, target, change, reason)
         rota.problem, rota.rota_file, rota.objective = raw, new_file, report.objective
         session.add(rota)
@@ -289,12 +291,12 @@ def _apply(session: Session, visit: Visit, change: AssignmentChange | None, reas
     session.flush()
     if change is not None:
         visit.carer_ids, visit.start = list(change.carer_ids), change.start.replace(second=0)
-        visit.status, visit.reasons = VisitStatus.planned.value, []
+        visit.status, visit.reasons = VisitStatus.planned, []
         for i, m in enumerate(change.carer_ids):
             session.add(VisitCarer(visit_id=visit.id, member_id=m, role_index=i))
     else:
         visit.carer_ids, visit.start = [], None
-        visit.status, visit.reasons = VisitStatus.unassigned.value, [reason]
+        visit.status, visit.reasons = VisitStatus.unassigned, [reason]
     session.add(visit)
 
 
@@ -305,7 +307,7 @@ def _new_published_version(session: Session, old: Rota, problem: dict, new_file:
         try:
             rota = Rota(coop_id=old.coop_id, week_start=old.week_start,
                         version=_next_version(session, old.coop_id, old.week_start),
-                        status=RotaStatus.published.value, run_id=old.run_id, problem=problem,
+                        status=RotaStatus.published, run_id=old.run_id, problem=problem,
                         id_map=old.id_map, rota_file=new_file, objective=objective,
                         note=f"hand edit of version {old.version} by member {actor.id}",
                         published_at=utcnow())
@@ -319,9 +321,9 @@ def _new_published_version(session: Session, old: Rota, problem: dict, new_file:
             assert changed is not None
             _apply(session, changed, change, reason)
             fresh_old = session.get(Rota, old.id)
-            if fresh_old is None or fresh_old.status != RotaStatus.published.value:
+            if fresh_old is None or fresh_old.status != RotaStatus.published:
                 raise Conflict(f"rota {old.id} changed meanwhile; edit the current version")
-            fresh_old.status = RotaStatus.superseded.value
+            fresh_old.status = RotaStatus.superseded
             session.add(fresh_old)
             session.commit()
             return visit_public(changed)

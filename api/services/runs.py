@@ -18,6 +18,7 @@ from api.models import (
     RotaRequest,
     RotaStatus,
     RunAccepted,
+    RunKind,
     RunPublic,
     RunStatus,
     SolveRun,
@@ -52,7 +53,7 @@ def request_run(session: Session, pool: Submitter, actor: Member, req: RotaReque
     record a queued run and hand it to the worker pool."""
     require_coordinator(actor)
     problem, id_map = build_problem(session, actor.coop_id, req.week_start, settings.history_weeks)
-    run = SolveRun(coop_id=actor.coop_id, week_start=req.week_start, kind="request",
+    run = SolveRun(coop_id=actor.coop_id, week_start=req.week_start, kind=RunKind.request,
                    requested_by=actor.id, problem=problem, id_map=id_map,
                    time_limit=_time_limit(req.time_limit, settings))
     session.add(run)
@@ -87,7 +88,7 @@ def request_resolve(session: Session, pool: Submitter, actor: Member, rota_id: i
     published visits whose carers can still make them, are pinned; the rest is solved afresh."""
     require_coordinator(actor)
     base = get_in_coop(session, Rota, rota_id, actor, "rota")
-    if base.status == RotaStatus.superseded.value:
+    if base.status == RotaStatus.superseded:
         raise Conflict(f"rota {rota_id} is superseded; re-solve the current version")
     for i, mid in enumerate(req.absent_member_ids):
         m = session.get(Member, mid)
@@ -95,13 +96,13 @@ def request_resolve(session: Session, pool: Submitter, actor: Member, rota_id: i
             raise Invalid(f"absent_member_ids[{i}]: unknown carer {mid}")
     absent = set(req.absent_member_ids)
     visits = visits_of(session, base.id)
-    skip = {v.key for v in visits if v.status in (VisitStatus.cancelled.value, VisitStatus.missed.value)}
+    skip = {v.key for v in visits if v.status in (VisitStatus.cancelled, VisitStatus.missed)}
     candidates: list[dict[str, Any]] = []
     for v in visits:
         if v.start is None or not v.carer_ids or v.status not in ("planned", "completed"):
             continue
-        past = v.start < now or v.status == VisitStatus.completed.value
-        if past or (base.status == RotaStatus.published.value and not absent & set(v.carer_ids)):
+        past = v.start < now or v.status == VisitStatus.completed
+        if past or (base.status == RotaStatus.published and not absent & set(v.carer_ids)):
             candidates.append({"visit": v.key, "carers": list(v.carer_ids), "start": v.start})
     problem_raw, id_map = build_problem(session, actor.coop_id, base.week_start, settings.history_weeks,
                                         pins=candidates, skip_visit_keys=skip,
@@ -113,7 +114,8 @@ def request_resolve(session: Session, pool: Submitter, actor: Member, rota_id: i
         if _pin_fits(problem, pin["visit"], pin["carers"], start):
             keep.append(pin)
     problem_raw["pinned"] = keep
-    run = SolveRun(coop_id=actor.coop_id, week_start=base.week_start, kind="resolve", requested_by=actor.id,
+    run = SolveRun(coop_id=actor.coop_id, week_start=base.week_start, kind=RunKind.resolve,
+                   requested_by=actor.id,
                    base_rota_id=base.id, problem=problem_raw, id_map=id_map,
                    time_limit=_time_limit(req.time_limit, settings))
     session.add(run)
@@ -127,7 +129,7 @@ def _run_public(session: Session, run: SolveRun) -> RunPublic:
     unassigned: list[UnassignedPublic] = []
     if run.rota_id is not None:
         for v in session.exec(select(Visit).where(Visit.rota_id == run.rota_id,
-                                                  Visit.status == VisitStatus.unassigned.value)
+                                                  Visit.status == VisitStatus.unassigned)
                               .order_by(Visit.id)).all():
             unassigned.append(UnassignedPublic(visit_id=v.week_visit_id, key=v.key, reasons=list(v.reasons)))
     data = run.model_dump(include=set(RunPublic.model_fields) - {"unassigned", "warnings"})
@@ -157,13 +159,13 @@ def weekly_run(engine: Engine, pool: Submitter, coop_id: int, week_start: dt.dat
     with Session(engine, expire_on_commit=False) as session:
         if session.exec(select(SolveRun.id).where(SolveRun.dedupe_key == key)).first() is not None:
             return None
-        run = SolveRun(coop_id=coop_id, week_start=week_start, kind="weekly", dedupe_key=key,
+        run = SolveRun(coop_id=coop_id, week_start=week_start, kind=RunKind.weekly, dedupe_key=key,
                        time_limit=settings.solve_time_limit)
         try:
             problem, id_map = build_problem(session, coop_id, week_start, settings.history_weeks)
             run.problem, run.id_map = problem, id_map
         except Invalid as exc:   # recorded, so the coordinator sees why no rota was made
-            run.status, run.finished_at = RunStatus.failed.value, utcnow()
+            run.status, run.finished_at = RunStatus.failed, utcnow()
             run.error = "; ".join([exc.message, *exc.errors])[:4000]
         session.add(run)
         try:
@@ -171,7 +173,7 @@ def weekly_run(engine: Engine, pool: Submitter, coop_id: int, week_start: dt.dat
         except IntegrityError:   # another firing won the race
             session.rollback()
             return None
-        if run.status == RunStatus.queued.value:
+        if run.status == RunStatus.queued:
             pool.submit(run.id)
         return run.id
 

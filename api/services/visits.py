@@ -52,7 +52,7 @@ def _can_read(session: Session, actor: Member, v: Visit) -> bool:
     visible = client_ids_visible_to(session, actor)
     rota = session.get(Rota, v.rota_id)
     return visible is not None and v.client_id in visible and rota is not None \
-        and rota.status == RotaStatus.published.value
+        and rota.status == RotaStatus.published
 
 
 def _current_row(session: Session, actor: Member, visit_id: int) -> tuple[Visit, Rota]:
@@ -64,7 +64,7 @@ def _current_row(session: Session, actor: Member, visit_id: int) -> tuple[Visit,
     if not rows:
         raise NotFound(f"visit {visit_id} not found")
     for v, rota in rows:
-        if rota.status == RotaStatus.published.value:
+        if rota.status == RotaStatus.published:
             return v, rota
     return rows[0][0], rows[0][1]
 
@@ -86,7 +86,7 @@ def _live_visit(session: Session, actor: Member, visit_id: int) -> Visit:
     role = role_of(actor)
     if role != "coordinator" and not (role in ("staff", "volunteer") and actor.id in v.carer_ids):
         raise NotFound(f"visit {visit_id} not found")
-    if rota.status != RotaStatus.published.value:
+    if rota.status != RotaStatus.published:
         state = rota.status
         raise Conflict(f"visit {visit_id} belongs to a {state} rota; only visits of the published rota "
                        "can be checked out, missed or cancelled")
@@ -97,7 +97,7 @@ def complete_visit(session: Session, ledger: Ledger, actor: Member, visit_id: in
                    now: dt.datetime) -> VisitPublic:
     """Check out a visit: completed with its actual times, volunteers credited (once)."""
     v = _live_visit(session, actor, visit_id)
-    if v.status == VisitStatus.completed.value:
+    if v.status == VisitStatus.completed:
         given = (data.actual_start, data.actual_end)
         if given[0] is not None and given != (v.actual_start, v.actual_end):
             raise Conflict(f"visit {visit_id} was already checked out as "
@@ -106,7 +106,7 @@ def complete_visit(session: Session, ledger: Ledger, actor: Member, visit_id: in
         if not v.credited:
             _credit(session, ledger, v, str(actor.id))
         return visit_public(v)   # a retried check-out changes nothing
-    if v.status != VisitStatus.planned.value or v.start is None:
+    if v.status != VisitStatus.planned or v.start is None:
         raise Conflict(f"visit {visit_id} is {v.status}; only a planned visit can be completed")
     start = data.actual_start or v.start
     end = data.actual_end or _end(v)
@@ -118,7 +118,7 @@ def complete_visit(session: Session, ledger: Ledger, actor: Member, visit_id: in
         raise Invalid("actual_end: is in the future")
     if abs((start - v.start).total_seconds()) > 24 * 3600:
         raise Invalid("actual_start: more than a day away from the planned start")
-    v.status, v.actual_start, v.actual_end, v.completed_by = VisitStatus.completed.value, start, end, actor.id
+    v.status, v.actual_start, v.actual_end, v.completed_by = VisitStatus.completed, start, end, actor.id
     session.add(v)
     session.commit()
     _credit(session, ledger, v, str(actor.id))
@@ -139,19 +139,20 @@ def _credit(session: Session, ledger: Ledger, v: Visit, recorded_by: str) -> Non
     session.commit()
 
 
-def mark_visit(session: Session, actor: Member, visit_id: int, status: str,
+def mark_visit(session: Session, actor: Member, visit_id: int, status: VisitStatus,
                now: dt.datetime | None = None) -> VisitPublic:
     """Mark a visit missed (only once it should have started) or cancelled (any time before)."""
     if role_of(actor) != "coordinator":
         get_in_coop(session, WeekVisit, visit_id, actor, "visit")
         raise Forbidden("only a coordinator may mark a visit missed or cancelled")
     v = _live_visit(session, actor, visit_id)
-    allowed = {"missed": ("planned",), "cancelled": ("planned", "unassigned")}[status]
+    allowed = {VisitStatus.missed: (VisitStatus.planned,),
+               VisitStatus.cancelled: (VisitStatus.planned, VisitStatus.unassigned)}[status]
     if v.status == status:
         return visit_public(v)
     if v.status not in allowed:
         raise Conflict(f"visit {visit_id} is {v.status}; it cannot become {status}")
-    if status == VisitStatus.missed.value and now is not None and v.start is not None and v.start > now:
+    if status == VisitStatus.missed and now is not None and v.start is not None and v.start > now:
         raise Conflict(f"visit {visit_id} has not started yet (it starts {v.start:%Y-%m-%d %H:%M}); "
                        "a visit can be marked missed only once it was due; cancel it instead")
     v.status = status
@@ -163,7 +164,7 @@ def mark_visit(session: Session, actor: Member, visit_id: int, status: str,
 def _published_visits_for(session: Session, member: Member, start: dt.datetime,
                           end: dt.datetime) -> list[Visit]:
     q = (select(Visit).join(VisitCarer, VisitCarer.visit_id == Visit.id).join(Rota, Rota.id == Visit.rota_id)
-         .where(VisitCarer.member_id == member.id, Rota.status == RotaStatus.published.value,
+         .where(VisitCarer.member_id == member.id, Rota.status == RotaStatus.published,
                 Rota.coop_id == member.coop_id, Visit.start >= start, Visit.start < end)
          .order_by(Visit.start))
     return list(session.exec(q).all())
@@ -185,7 +186,7 @@ def _my_visit(session: Session, v: Visit, me: Member, clients: dict[int, Client 
 def _first_week_with_visits(session: Session, member: Member, from_day: dt.datetime) -> dt.date | None:
     q = (select(func.min(Rota.week_start)).select_from(Visit)
          .join(VisitCarer, VisitCarer.visit_id == Visit.id).join(Rota, Rota.id == Visit.rota_id)
-         .where(VisitCarer.member_id == member.id, Rota.status == RotaStatus.published.value,
+         .where(VisitCarer.member_id == member.id, Rota.status == RotaStatus.published,
                 Rota.coop_id == member.coop_id, Visit.start >= from_day))
     return session.exec(q).one()
 
@@ -229,7 +230,7 @@ def client_visits(session: Session, actor: Member, client_id: int, week_start: d
     if visible is not None and client.id not in visible:
         raise NotFound(f"client {client_id} not found")
     q = (select(Visit).join(Rota, Rota.id == Visit.rota_id)
-         .where(Visit.client_id == client.id, Rota.status == RotaStatus.published.value,
+         .where(Visit.client_id == client.id, Rota.status == RotaStatus.published,
                 Rota.week_start == week_start).order_by(Visit.earliest_start))
     return [visit_public(v) for v in session.exec(q).all()]
 
@@ -255,7 +256,7 @@ def calendar(session: Session, member: Member, now: dt.datetime, tz: str) -> byt
                                          last_date=last.date() + dt.timedelta(days=2)))
     clients = {}
     for v in _published_visits_for(session, member, first, last):
-        if v.status not in (VisitStatus.planned.value, VisitStatus.completed.value):
+        if v.status not in (VisitStatus.planned, VisitStatus.completed):
             continue
         client = clients.setdefault(v.client_id, session.get(Client, v.client_id))
         ev = Event()
@@ -289,8 +290,8 @@ def auto_confirm(engine: Engine, ledger: Ledger, now: dt.datetime, after_hours: 
     done = 0
     with Session(engine, expire_on_commit=False) as session:
         q = (select(Visit.id).join(Rota, Rota.id == Visit.rota_id)
-             .where(Rota.status == RotaStatus.published.value, Visit.start.is_not(None),
-                    Visit.status.in_([VisitStatus.planned.value, VisitStatus.completed.value]),
+             .where(Rota.status == RotaStatus.published, Visit.start.is_not(None),
+                    Visit.status.in_([VisitStatus.planned, VisitStatus.completed]),
                     Visit.credited == False, Visit.start < cutoff)  # noqa: E712
              .order_by(Visit.id))
         ids = list(session.exec(q).all())
@@ -299,8 +300,8 @@ def auto_confirm(engine: Engine, ledger: Ledger, now: dt.datetime, after_hours: 
             v = session.get(Visit, vid)
             if v is None or v.credited or _end(v) > cutoff:
                 continue
-            if v.status == VisitStatus.planned.value:
-                v.status, v.actual_start, v.actual_end = VisitStatus.completed.value, v.start, _end(v)
+            if v.status == VisitStatus.planned:
+                v.status, v.actual_start, v.actual_end = VisitStatus.completed, v.start, _end(v)
                 session.add(v)
                 session.commit()
             try:
