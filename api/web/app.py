@@ -21,11 +21,11 @@ from pydantic import ValidationError
 
 from api.deps import PathId, SessionDep, get_ledger, get_now, get_pool
 from api.errors import Invalid, ServiceError
-from api.models import AssignmentChange, CheckOut, GiftCreate, RotaRequest, role_of
+from api.models import ERROR_RESPONSES, AssignmentChange, CheckOut, GiftCreate, RotaRequest, role_of
 from api.ratelimit import limit_login, limit_writes
 from api.services import bank, members, rotas, runs, visits
 from api.services.rotas import week_of
-from api.web import views
+from api.web import cover, views
 from api.web.deps import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -207,9 +207,11 @@ def publish(rota_id: PathId, user: PostCoordinator, session: SessionDep) -> Resp
 
 @router.get("/rotas/{rota_id}/visits/{visit_id}", response_class=HTMLResponse)
 def visit_page(request: Request, rota_id: PathId, visit_id: PathId, user: Coordinator,
-               session: SessionDep) -> Response:
-    """A visit: its window, carers, lateness, reasons when unassigned, and the move form."""
-    page = views.visit_page(session, user.member, rota_id, visit_id)
+               session: SessionDep, without: Annotated[list[int], Query(max_length=4)] = []  # noqa: B006
+               ) -> Response:
+    """A visit: its window, carers, lateness, reasons when unassigned, who can cover it, and
+    the move form."""
+    page = views.visit_page(session, user.member, rota_id, visit_id, without)
     return render(request, "visit.html", user, p=page, errors=[], message=None)
 
 
@@ -343,6 +345,7 @@ def install(app: FastAPI) -> None:
     """Mount the pages, their static assets and their error pages on ``app`` (after the API's
     own exception handlers are registered: the pages' handler delegates to them off ``/web``)."""
     app.include_router(router)
+    app.include_router(cover.router, responses=ERROR_RESPONSES)
     app.mount("/web/static", StaticFiles(directory=str(HERE / "static")), name="web-static")
     api_handler = app.exception_handlers.get(ServiceError)
 

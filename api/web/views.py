@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import Request
 from sqlmodel import Session
 
-from api.errors import NotFound
+from api.errors import NotFound, ServiceError
 from api.models import (
     ClientPublic,
     Member,
@@ -34,6 +34,7 @@ from api.security import create_token
 from api.services import bank, clients, members, rotas, runs, visits
 from api.services.problem_builder import carer_key, client_key
 from api.services.rotas import week_of
+from api.web.cover import CoverPublic, cover_options
 from scheduler.problem import problem_from_dict
 from timebank import Ledger
 
@@ -297,10 +298,15 @@ class VisitPage:
     visit: BoardVisit
     carers: list[tuple[int, str]]
     roles: int
+    cover: CoverPublic | None = None
+    cover_error: str | None = None
 
 
-def visit_page(session: Session, actor: Member, rota_id: int, visit_id: int) -> VisitPage:
-    """A visit of a rota version with what the move form needs (coordinator only, as the rota)."""
+def visit_page(session: Session, actor: Member, rota_id: int, visit_id: int,
+               without: list[int] | None = None) -> VisitPage:
+    """A visit of a rota version with what the move form needs (coordinator only, as the rota)
+    and, for an unassigned visit or when ``without`` names carers who cannot come, who can
+    cover it (:func:`api.web.cover.cover_options`)."""
     detail = rotas.get_rota(session, actor, rota_id)
     found = next((v for v in detail.visits if v.id == visit_id), None)
     if found is None:
@@ -309,10 +315,17 @@ def visit_page(session: Session, actor: Member, rota_id: int, visit_id: int) -> 
     carers = sorted(((m.id, m.full_name) for m in people.values()
                      if m.id is not None and role_of(m) in ("staff", "volunteer")), key=lambda t: t[1])
     problem = rotas.rota_problem(session, actor, rota_id)
-    pv = next((x for x in problem.get("visits", []) if x["id"] == found.key), {})
-    return VisitPage(rota=RotaPublic(**detail.model_dump(exclude={"visits"})),
+    pv: dict[str, Any] = next((x for x in problem.get("visits", []) if x["id"] == found.key), {})
+    page = VisitPage(rota=RotaPublic(**detail.model_dump(exclude={"visits"})),
                      visit=_board_visit(found, people, client_names), carers=carers,
                      roles=max(1, len(pv.get("roles", [{}]))))
+    editable = detail.status != "superseded" and str(found.status) in ("planned", "unassigned")
+    if editable and (without or str(found.status) == "unassigned"):
+        try:
+            page.cover = cover_options(session, actor, rota_id, visit_id, without or [])
+        except ServiceError as exc:
+            page.cover_error = "; ".join([exc.message, *exc.errors])
+    return page
 
 
 # ----------------------------------------------------------------------------- a carer

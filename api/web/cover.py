@@ -1,0 +1,146 @@
+""""Who can cover this?" for a visit of a stored rota: ``scheduler.cover`` behind the API.
+
+A new service function (:func:`cover_options`) and its bearer-token endpoint
+``GET /rotas/{rota_id}/visits/{visit_id}/cover?without=<member id>...`` (coordinators of the
+rota's co-op, like every other rota read). It reads the rota through the rota service
+(``get_rota``, ``rota_problem``, ``rota_file``: the same authorization), asks the ranking of
+``scheduler.cover`` and names the carers as the co-op knows them. Taking an option is an
+ordinary hand edit (``PUT .../assignment``), checked by the checker like any other.
+
+The compiled week (``CoverSession``) is kept per rota version and problem, so the second and
+later questions about a week answer in milliseconds; a lock keeps one question at a time per
+session (its state is reused between questions).
+
+The endpoint is left out of the OpenAPI schema for now: the authorization matrix
+(``tests/api/test_authz_matrix.py``) takes its endpoint list from the schema and must list it
+first; ``tests/web/test_page_authz.py`` checks it meanwhile.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from api.deps import Coordinator, PathId, SessionDep
+from api.errors import Conflict, Invalid, NotFound
+from api.input import StrictJSONRoute
+from api.models import Member
+from api.services import rotas
+from api.services.problem_builder import carer_key
+from api.services.wording import humanize, names_of
+from scheduler.cover import CoverSession
+from scheduler.problem import Problem, problem_from_dict
+from scheduler.rota import RotaError, rota_from_dict
+
+
+class CoverOptionPublic(BaseModel):
+    member_id: int
+    full_name: str
+    #: every carer of the visit with this option, in role order (member ids)
+    carer_ids: list[int]
+    start: dt.datetime
+    objective_delta: float
+    extra_travel_minutes: int
+    new_face: bool
+    lateness_minutes: int
+
+
+class CoverRefusalPublic(BaseModel):
+    member_id: int
+    full_name: str
+    reason: str
+
+
+class CoverPublic(BaseModel):
+    rota_id: int
+    visit_id: int
+    label: str
+    without: list[int]
+    options: list[CoverOptionPublic]
+    refused: list[CoverRefusalPublic]
+    seconds: float
+
+
+_SESSIONS: OrderedDict[tuple[int, str], tuple[CoverSession, threading.Lock]] = OrderedDict()
+_SESSIONS_LOCK = threading.Lock()
+KEEP_SESSIONS = 4
+
+
+def _session_for(rota_id: int, raw: dict) -> tuple[Problem, CoverSession, threading.Lock]:
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    key = (rota_id, digest)
+    with _SESSIONS_LOCK:
+        hit = _SESSIONS.get(key)
+        if hit is not None:
+            _SESSIONS.move_to_end(key)
+            return hit[0].problem, hit[0], hit[1]
+    problem = problem_from_dict(raw)
+    made = (CoverSession(problem), threading.Lock())
+    with _SESSIONS_LOCK:
+        _SESSIONS[key] = made
+        while len(_SESSIONS) > KEEP_SESSIONS:
+            _SESSIONS.popitem(last=False)
+    return problem, made[0], made[1]
+
+
+def _member_of(key: str) -> int:
+    return int(key[1:]) if key.startswith("m") and key[1:].isdigit() else 0
+
+
+def cover_options(session: Session, actor: Member, rota_id: int, visit_id: int,
+                  without: list[int], limit: int = 10) -> CoverPublic:
+    """The carers who could take visit ``visit_id`` of rota ``rota_id`` (its open role: all of
+    it when uncovered, else the roles of the carers in ``without``), cheapest first."""
+    detail = rotas.get_rota(session, actor, rota_id)   # coordinator of the co-op, as GET /rotas/{id}
+    visit = next((v for v in detail.visits if v.id == visit_id), None)
+    if visit is None:
+        raise NotFound(f"visit {visit_id} not found in rota {rota_id}")
+    if str(visit.status) not in ("planned", "unassigned"):
+        raise Conflict(f"visit {visit_id} is {visit.status}; it can no longer be changed")
+    for i, m in enumerate(without):
+        if m not in visit.carer_ids:
+            raise Invalid("the request is not valid", [f"without[{i}]: member {m} is not on this visit"])
+    raw = {**rotas.rota_problem(session, actor, rota_id), "pinned": []}
+    problem, cover, lock = _session_for(rota_id, raw)
+    try:
+        rota = rota_from_dict(rotas.rota_file(session, actor, rota_id), problem)
+    except RotaError as exc:
+        raise Conflict("the stored rota cannot be read: " + "; ".join(exc.errors[:5])) from None
+    names = names_of(raw)
+    with lock:
+        try:
+            answer = cover.ask(rota, visit.key, {carer_key(m) for m in without}, limit)
+        except (KeyError, ValueError) as exc:
+            raise Conflict(f"visit {visit_id}: {exc}") from None
+    options = [CoverOptionPublic(member_id=_member_of(o.carer), full_name=names.get(o.carer, o.carer),
+                                 carer_ids=[_member_of(c) for c in o.carers], start=problem.time_of(o.start),
+                                 objective_delta=round(o.objective_delta, 6), extra_travel_minutes=o.extra_travel,
+                                 new_face=o.new_face, lateness_minutes=o.lateness) for o in answer.options]
+    refused = [CoverRefusalPublic(member_id=_member_of(c), full_name=names.get(c, c),
+                                  reason=humanize(why, names)) for c, why in answer.refused]
+    return CoverPublic(rota_id=rota_id, visit_id=visit_id, label=visit.label, without=list(without),
+                       options=options, refused=refused, seconds=round(answer.seconds, 4))
+
+
+router = APIRouter(route_class=StrictJSONRoute, tags=["rotas"])
+
+
+@router.get("/rotas/{rota_id}/visits/{visit_id}/cover", response_model=CoverPublic, include_in_schema=False)
+def who_can_cover(rota_id: PathId, visit_id: PathId, session: SessionDep, member: Coordinator,
+                  without: Annotated[list[int], Query(max_length=4)] = [],  # noqa: B006
+                  limit: Annotated[int, Query(ge=1, le=50)] = 10) -> CoverPublic:
+    """Who can cover this visit: the carers allowed for its open role (all of it when
+    uncovered; ``without`` names carers on it who cannot come), ranked by the change in the
+    rota's objective, each with extra travel, new face and lateness; and why the others cannot."""
+    return cover_options(session, member, rota_id, visit_id, without, limit)
+
+
+__all__ = ["CoverPublic", "cover_options", "router"]
