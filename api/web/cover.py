@@ -122,8 +122,9 @@ def cover_options(session: Session, actor: Member, rota_id: int, visit_id: int,
             raise Conflict(f"visit {visit_id}: {exc}") from None
     options = [CoverOptionPublic(member_id=_member_of(o.carer), full_name=names.get(o.carer, o.carer),
                                  carer_ids=[_member_of(c) for c in o.carers], start=problem.time_of(o.start),
-                                 objective_delta=round(o.objective_delta, 6), extra_travel_minutes=o.extra_travel,
-                                 new_face=o.new_face, lateness_minutes=o.lateness) for o in answer.options]
+                                 objective_delta=round(o.objective_delta, 6),
+                                 extra_travel_minutes=o.extra_travel, new_face=o.new_face,
+                                 lateness_minutes=o.lateness) for o in answer.options]
     refused = [CoverRefusalPublic(member_id=_member_of(c), full_name=names.get(c, c),
                                   reason=humanize(why, names)) for c, why in answer.refused]
     return CoverPublic(rota_id=rota_id, visit_id=visit_id, label=visit.label, without=list(without),

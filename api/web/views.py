@@ -169,10 +169,11 @@ def _kpis(rota: RotaPublic | None, run: RunPublic | None) -> list[Kpi]:
         return []
     k = rota.kpis
     out = []
+    by_priority = k.get("covered_by_priority") or {}   # the solver's form; the checker's is flat
     for prio in PRIORITY_ORDER:
-        total = k.get(f"visits_{prio}")
+        total = by_priority.get(prio, {}).get("total", k.get(f"visits_{prio}"))
         if total:
-            covered = k.get(f"covered_{prio}", 0)
+            covered = by_priority.get(prio, {}).get("covered", k.get(f"covered_{prio}", 0))
             out.append(Kpi(f"{prio.capitalize()} visits covered", f"{covered} of {total}",
                            f"{100 * covered / total:.0f}%"))
     out.append(Kpi("Travel", minutes_text(k.get("travel_minutes"))))

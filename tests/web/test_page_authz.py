@@ -80,7 +80,8 @@ def _call(c: TestClient, method: str, url: str, csrf: str | None) -> int:
 
 def _snapshot(api: TestClient, a, rota_id: int) -> dict:
     h = a.h("coordinator")
-    return {"rotas": api.get("/rotas", headers=h).json(), "rota": api.get(f"/rotas/{rota_id}", headers=h).json(),
+    return {"rotas": api.get("/rotas", headers=h).json(),
+            "rota": api.get(f"/rotas/{rota_id}", headers=h).json(),
             "runs": len(api.get("/runs", headers=h).json())}
 
 
@@ -128,7 +129,8 @@ def test_without_a_session_pages_send_to_sign_in_and_posts_are_refused(world, we
             assert status in (200, 403, 422), f"{method} {url} -> {status}"   # the login form itself
         elif method == "GET":
             r = anonymous.get(url)
-            assert r.status_code == 303 and r.headers["location"].startswith("/web/login?next="), (url, status)
+            assert r.status_code == 303, (url, status)
+            assert r.headers["location"].startswith("/web/login?next="), url
         else:
             assert status == 401, f"{method} {url} -> {status}"
     assert _snapshot(api_client, a, ids["rota_id"]) == before
@@ -150,7 +152,8 @@ def test_another_coops_members_cannot_reach_this_coops_runs_rotas_or_visits(worl
                    data={"csrf_token": csrf, "carer_ids": [str(b.members["staff"]["id"])],
                          "start": visit["start"][:16]})
     assert r.status_code == 404
-    r = staff.post(f"/web/visits/{ids['visit_id']}/complete", data={"csrf_token": page_csrf(staff, "/web/coming")})
+    r = staff.post(f"/web/visits/{ids['visit_id']}/complete",
+                   data={"csrf_token": page_csrf(staff, "/web/coming")})
     assert r.status_code == 404
     assert a.clients[0]["name"] not in coord.get(f"/web/coming?week_start={WEEK}").text
     assert _snapshot(api_client, a, ids["rota_id"]) == before
@@ -165,7 +168,8 @@ def test_a_carer_page_shows_exactly_the_visits_the_api_gives_that_carer(world, a
         page = pages[role].get(f"/web/me/week?week_start={WEEK}").text
         page_ids = {int(x) for x in re.findall(r'id="my-visit-(\d+)"', page)}
         assert page_ids == api_ids, role
-    staff_visits = api_client.get("/me/rota", headers=a.h("staff"), params={"week_start": WEEK}).json()["visits"]
+    staff_visits = api_client.get("/me/rota", headers=a.h("staff"),
+                                  params={"week_start": WEEK}).json()["visits"]
     assert staff_visits, "the staff member has visits, so the comparison above is not vacuous"
 
 
