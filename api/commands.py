@@ -84,6 +84,7 @@ def demo(clients: Annotated[int, typer.Option(help="clients in the demo co-op")]
     from sqlmodel import Session
 
     from api.jobs import next_week_start
+    from api.models import saved_id
     from api.services.demo import seed_demo, volunteer_week
     from api.services.rotas import week_of
     from api.services.visits import auto_confirm
@@ -106,12 +107,12 @@ def demo(clients: Annotated[int, typer.Option(help="clients in the demo co-op")]
     try:
         last_week = week_of(today) - dt.timedelta(days=7)
         console.print(f"last week ({last_week.isoformat()}): solved, published and its visits confirmed")
-        _demo_week(console, app, settings, coop.id, last_week, publish=True, quiet=True)
+        _demo_week(console, app, settings, saved_id(coop), last_week, publish=True, quiet=True)
         confirmed = auto_confirm(app.state.engine, app.state.ledger, app.state.clock(), after_hours=0)
         console.print(f"  {confirmed} visit(s) confirmed as done; their volunteers credited")
         console.print(f"weekly solve for the week of {week.isoformat()}")
-        _demo_week(console, app, settings, coop.id, week, publish=publish, quiet=False)
-        _demo_time_bank(console, app, coop.id)
+        _demo_week(console, app, settings, saved_id(coop), week, publish=publish, quiet=False)
+        _demo_time_bank(console, app, saved_id(coop))
         console.print("serve it with `carerota serve` and log in at /docs")
     finally:
         app.state.pool.shutdown()
@@ -168,14 +169,14 @@ def _demo_week(console, app, settings, coop_id: int, week, *, publish: bool, qui
 
 def _demo_time_bank(console, app, coop_id: int) -> None:
     """Each volunteer's time-bank balance: the hours credited for the visits they gave."""
-    from sqlmodel import Session, select
+    from sqlmodel import Session, col, select
 
     from api.models import Member
     from api.services.bank import account_of
 
     with Session(app.state.engine, expire_on_commit=False) as s:
         volunteers = list(s.exec(select(Member).where(Member.coop_id == coop_id, Member.role == "volunteer")
-                                 .order_by(Member.id)).all())
+                                 .order_by(col(Member.id))).all())
     console.print("time bank (one hour given = one credit):")
     for m in volunteers:
         minutes = app.state.ledger.balance(account_of(app.state.ledger, m))

@@ -141,8 +141,8 @@ def _kinds(annotation: Any) -> tuple[str | None, bool]:
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         return _kinds(args[0]) if len(args) == 1 else (None, False)
     if origin is list:
-        args = typing.get_args(annotation)
-        kind, _ = _kinds(args[0]) if args else (None, False)
+        items = typing.get_args(annotation)
+        kind, _ = _kinds(items[0]) if items else (None, False)
         return kind, True
     if annotation is bool:
         return "bool", False

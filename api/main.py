@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
@@ -58,7 +59,7 @@ def migrate(settings: Settings, engine) -> None:
 
 
 def make_ledger(settings: Settings) -> Ledger:
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if settings.database_schema and settings.database_url.startswith("postgresql"):
         kwargs["connect_args"] = {"options": f"-csearch_path={settings.database_schema}"}
     ledger = Ledger(ledger_engine(settings.database_url, **kwargs))
@@ -203,18 +204,18 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
 
     default_openapi = app.openapi
 
-    def openapi() -> dict:
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document_text_rule(default_openapi())
+            app.openapi_schema = document_text_rule(default_openapi())
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    from api.web import install as install_pages   # the rota board's pages under /web
+    from api.web import install as install_pages  # the rota board's pages under /web
 
     install_pages(app)
     return app

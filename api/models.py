@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import sqlalchemy as sa
 from pydantic import (
@@ -135,6 +135,19 @@ def _check_hhmm(value: str) -> str:
 def role_of(member: Member) -> Role:
     """The member's role (the column is typed: always a :class:`Role`)."""
     return Role(member.role)
+
+
+class _Row(Protocol):
+    id: int | None
+
+
+def saved_id(row: _Row) -> int:
+    """The id of a row that is in the database (loaded, or added and flushed). Tables declare
+    ``id: int | None`` because a new row has none until the database gives it one; code that
+    holds a saved row asks for its id here instead of asserting at each use."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id yet: add and flush it first")
+    return row.id
 
 
 def minutes_of(hhmm: str) -> int:

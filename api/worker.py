@@ -16,6 +16,7 @@ changes nothing. Worker processes also die with the service process that started
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import multiprocessing
 import os
@@ -30,10 +31,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, col, select
 
 from api.db import make_engine
-from api.models import RunStatus, SolveRun, utcnow
+from api.models import RunStatus, SolveRun, saved_id, utcnow
 from api.services.wording import gap_of
 
 log = logging.getLogger("carerota.worker")
@@ -84,7 +85,7 @@ class SolvePool:
     def submit(self, run_id: int) -> Future:
         fut = self.executor.submit(execute_run, self.database_url, self.schema, run_id, self.workers)
         self.futures[run_id] = fut
-        fut.add_done_callback(lambda f, r=run_id: self._done(r, f))
+        fut.add_done_callback(functools.partial(self._done, run_id))
         return fut
 
     def _done(self, run_id: int, fut: Future) -> None:
@@ -110,7 +111,9 @@ class SolvePool:
                 self._executor = None
 
 
-_RUNS = SolveRun.__table__
+#: the run table as a Core table (SQLModel sets ``__table__`` at class creation; its stubs
+#: do not declare it, the metadata does)
+_RUNS = SQLModel.metadata.tables["solverun"]
 
 
 def _held(run_id: int, lease: str | None) -> Any:
@@ -151,8 +154,9 @@ def recover_runs(engine: sa.Engine) -> list[int]:
             status=RunStatus.failed, lease_id=None, finished_at=utcnow(),
             error="interrupted: the service stopped during the solve; request it again"))
     with Session(engine) as s:
-        return list(s.exec(select(SolveRun.id).where(SolveRun.status == RunStatus.queued)
-                           .order_by(SolveRun.id)).all())
+        runs = s.exec(select(SolveRun).where(SolveRun.status == RunStatus.queued)
+                      .order_by(col(SolveRun.id))).all()
+        return [saved_id(r) for r in runs]
 
 
 def _progress_writer(engine: sa.Engine, run_id: int, lease: str):

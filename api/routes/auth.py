@@ -8,7 +8,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from api.deps import CurrentMember, SecretDep, SessionDep, SettingsDep
 from api.errors import Forbidden
 from api.input import StrictJSONRoute
-from api.models import CoopCreate, MemberPublic, PasswordSet, Token, role_of
+from api.models import CoopCreate, MemberPublic, PasswordSet, Token, role_of, saved_id
 from api.ratelimit import limit_login, limit_signup
 from api.security import create_token
 from api.services import members as svc
@@ -22,8 +22,8 @@ def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: Sessio
           settings: SettingsDep, request: Request) -> Token:
     """OAuth2 password flow: the e-mail as ``username``; the member's role is the token's scope."""
     member = svc.authenticate(session, form.username, form.password)
-    scopes = [role_of(member)]
-    token = create_token(request.app.state.secret, member.id, member.coop_id, scopes,
+    scopes = [role_of(member).value]
+    token = create_token(request.app.state.secret, saved_id(member), member.coop_id, scopes,
                          settings.access_token_minutes)
     return Token(access_token=token, scopes=scopes)
 

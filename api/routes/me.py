@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from api.deps import Carer, CurrentMember, SessionDep, SettingsDep, get_ledger, get_now
 from api.errors import NotFound
 from api.input import StrictJSONRoute
-from api.models import ExchangeCreate, GiftCreate, Member, MyRotaPublic
+from api.models import ExchangeCreate, GiftCreate, Member, MyRotaPublic, saved_id
 from api.ratelimit import limit_writes
 from api.security import create_token, decode_token
 from api.services import bank
@@ -37,7 +37,7 @@ def my_rota(session: SessionDep, member: CurrentMember, now: Now, week_start: dt
 @router.get("/me/calendar-link", response_model=CalendarLink, tags=["me"])
 def calendar_link(request: Request, member: Carer, settings: SettingsDep):
     """A private URL of the caller's iCalendar feed, to subscribe to on a phone."""
-    token = create_token(request.app.state.secret, member.id, member.coop_id, [],
+    token = create_token(request.app.state.secret, saved_id(member), member.coop_id, [],
                          settings.calendar_token_days * 1440, purpose="calendar")
     return CalendarLink(url=str(request.url_for("calendar_feed", token=token)), token=token)
 
@@ -48,7 +48,7 @@ def calendar_feed(token: str, request: Request, session: SessionDep, settings: S
     """The iCalendar feed of a carer's published visits (the token is from ``/me/calendar-link``)."""
     claims = decode_token(request.app.state.secret, token, purpose="calendar")
     member = session.get(Member, int(claims["sub"])) if claims else None
-    if member is None or not member.is_active or member.coop_id != claims.get("coop"):
+    if claims is None or member is None or not member.is_active or member.coop_id != claims.get("coop"):
         raise NotFound("calendar feed not found")
     body = svc.calendar(session, member, now, settings.timezone)
     return Response(content=body, media_type="text/calendar")

@@ -12,7 +12,7 @@ import datetime as dt
 from sqlmodel import Session, SQLModel
 
 from api.errors import Conflict, Forbidden, Invalid
-from api.models import ExchangeCreate, GiftCreate, Member, Visit, role_of
+from api.models import ExchangeCreate, GiftCreate, Member, Visit, role_of, saved_id
 from api.services.common import get_member
 from timebank import AccountKind, IdempotencyConflict, InsufficientBalance, Ledger, LimitExceeded
 
@@ -112,7 +112,8 @@ def my_timebank(ledger: Ledger, actor: Member, start: dt.date | None, end: dt.da
                                  posted_at=ln.posted_at, service_date=ln.service_date, kind=ln.kind,
                                  memo=ln.memo, reference=ln.reference, minutes=ln.minutes,
                                  balance_after=ln.balance_after) for ln in page.lines]
-    return TimebankPublic(member_id=actor.id, account_id=account_id, balance=ledger.balance(account_id),
+    return TimebankPublic(member_id=saved_id(actor), account_id=account_id,
+                          balance=ledger.balance(account_id),
                           start=start, end=end, opening_balance=t.opening_balance,
                           closing_balance=t.closing_balance, given_minutes=t.given_minutes,
                           received_minutes=t.received_minutes, other_in_minutes=t.other_in_minutes,
@@ -139,13 +140,16 @@ def transfer(session: Session, ledger: Ledger, actor: Member, kind: str, data: G
         raise Invalid(f"to_member_id: a {role_of(to)} has no time bank account")
     to_account = account_of(ledger, to)
     scoped = f"api:{kind}:{actor.id}:{key}"
-    common = dict(minutes=data.minutes, idempotency_key=scoped, recorded_by=str(actor.id),
-                  memo=data.note or "")
+    memo = data.note or ""
     try:
         if kind == "gift":
-            txn = ledger.gift(str(actor.coop_id), from_id=from_account, to_id=to_account, **common)
+            txn = ledger.gift(str(actor.coop_id), from_id=from_account, to_id=to_account,
+                              minutes=data.minutes, idempotency_key=scoped, recorded_by=str(actor.id),
+                              memo=memo)
         else:
-            txn = ledger.exchange(str(actor.coop_id), payer_id=from_account, payee_id=to_account, **common)
+            txn = ledger.exchange(str(actor.coop_id), payer_id=from_account, payee_id=to_account,
+                                  minutes=data.minutes, idempotency_key=scoped, recorded_by=str(actor.id),
+                                  memo=memo)
     except InsufficientBalance as exc:
         raise Conflict(f"minutes: you have {exc.balance} minutes in the time bank; giving {data.minutes} "
                        f"would leave {exc.new_balance}, below the lowest balance allowed ({exc.limit})"
@@ -158,8 +162,9 @@ def transfer(session: Session, ledger: Ledger, actor: Member, kind: str, data: G
         raise Conflict(f"Idempotency-Key: '{key}' was already used for a different {kind}; send a new "
                        f"key for a new {kind} (the same request with the same key returns the original)"
                        ) from None
-    return TransferPublic(transaction_id=txn.id, kind=kind, minutes=data.minutes, from_member_id=actor.id,
-                          to_member_id=to.id, replayed=txn.replayed, balance=ledger.balance(from_account))
+    return TransferPublic(transaction_id=txn.id, kind=kind, minutes=data.minutes,
+                          from_member_id=saved_id(actor), to_member_id=saved_id(to), replayed=txn.replayed,
+                          balance=ledger.balance(from_account))
 
 
 def credit_visit(ledger: Ledger, session: Session, visit: Visit, recorded_by: str) -> int:
@@ -168,13 +173,16 @@ def credit_visit(ledger: Ledger, session: Session, visit: Visit, recorded_by: st
     if visit.actual_start and visit.actual_end:
         minutes = max(1, int((visit.actual_end - visit.actual_start).total_seconds() // 60))
     credited = 0
+    worked = visit.actual_start or visit.start
+    if worked is None:
+        raise ValueError(f"visit {visit.key}: a visit without a start cannot be credited")
     for mid in visit.carer_ids:
         member = session.get(Member, mid)
         if member is None or role_of(member) != "volunteer":
             continue
         account_of(ledger, member)
         ledger.credit_visit(str(visit.coop_id), visit_id=visit.key, volunteer_ref=str(member.id),
-                            minutes=minutes, service_date=(visit.actual_start or visit.start).date(),
+                            minutes=minutes, service_date=worked.date(),
                             recorded_by=recorded_by, memo=f"visit {visit.label or visit.key}")
         credited += 1
     return credited

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.models import (
@@ -23,6 +23,7 @@ from api.models import (
     VisitTemplateUpdate,
     _check_template,
     role_of,
+    saved_id,
 )
 from api.services.common import client_ids_visible_to, get_in_coop, require_coordinator
 
@@ -44,7 +45,7 @@ def _readable_client(session: Session, actor: Member, client_id: int) -> Client:
 
 def list_clients(session: Session, actor: Member) -> list[ClientPublic]:
     visible = client_ids_visible_to(session, actor)
-    q = select(Client).where(Client.coop_id == actor.coop_id).order_by(Client.id)
+    q = select(Client).where(Client.coop_id == actor.coop_id).order_by(col(Client.id))
     return [_public(session, c) for c in session.exec(q).all() if visible is None or c.id in visible]
 
 
@@ -93,7 +94,7 @@ def set_preferences(session: Session, actor: Member, client_id: int,
     for kind, ids in ((CarerChoice.preferred, data.preferred_carers),
                       (CarerChoice.excluded, data.excluded_carers)):
         for mid in dict.fromkeys(ids):
-            session.add(ClientCarer(client_id=client.id, member_id=mid, kind=kind))
+            session.add(ClientCarer(client_id=saved_id(client), member_id=mid, kind=kind))
     session.commit()
     return _public(session, client)
 
@@ -102,7 +103,7 @@ def set_preferences(session: Session, actor: Member, client_id: int,
 def list_shares(session: Session, actor: Member, client_id: int) -> list[ClientShare]:
     client = _share_owner(session, actor, client_id)
     return list(session.exec(select(ClientShare).where(ClientShare.client_id == client.id)
-                             .order_by(ClientShare.id)).all())
+                             .order_by(col(ClientShare.id))).all())
 
 
 def _share_owner(session: Session, actor: Member, client_id: int) -> Client:
@@ -125,7 +126,7 @@ def add_share(session: Session, actor: Member, client_id: int, data: ShareCreate
                                                       ClientShare.member_id == family.id)).first()
     if existing is not None:
         raise Conflict(f"member_id: already shared with member {family.id}")
-    share = ClientShare(client_id=client.id, member_id=family.id)
+    share = ClientShare(client_id=saved_id(client), member_id=saved_id(family))
     session.add(share)
     session.commit()
     session.refresh(share)
@@ -147,7 +148,7 @@ def list_templates(session: Session, actor: Member, client_id: int) -> list[Visi
     if role_of(actor) in ("staff", "volunteer"):
         raise Forbidden("care plans are read by coordinators, the client and shared family")
     return list(session.exec(select(VisitTemplate).where(VisitTemplate.client_id == client.id)
-                             .order_by(VisitTemplate.id)).all())
+                             .order_by(col(VisitTemplate.id))).all())
 
 
 def create_template(session: Session, actor: Member, client_id: int,
@@ -155,7 +156,7 @@ def create_template(session: Session, actor: Member, client_id: int,
     require_coordinator(actor)
     client = get_in_coop(session, Client, client_id, actor, "client")
     fields = data.model_dump(mode="json")
-    tpl = VisitTemplate(**fields, client_id=client.id, coop_id=actor.coop_id)
+    tpl = VisitTemplate(**fields, client_id=saved_id(client), coop_id=actor.coop_id)
     session.add(tpl)
     session.commit()
     session.refresh(tpl)
@@ -196,7 +197,7 @@ def list_dependencies(session: Session, actor: Member) -> list[TemplateDependenc
     require_coordinator(actor)
     return list(session.exec(select(TemplateDependency)
                              .where(TemplateDependency.coop_id == actor.coop_id)
-                             .order_by(TemplateDependency.id)).all())
+                             .order_by(col(TemplateDependency.id))).all())
 
 
 def create_dependency(session: Session, actor: Member,

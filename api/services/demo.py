@@ -21,6 +21,7 @@ from api.models import (
     Skill,
     TemplateDependency,
     VisitTemplate,
+    saved_id,
 )
 from api.security import hash_password
 from scheduler.problem import TIME_FORMAT
@@ -79,13 +80,14 @@ def seed_demo(session: Session, problem: dict[str, Any], email_domain: str = "de
     coop = Coop(name=f"Demo co-op {tag}")
     session.add(coop)
     session.flush()
+    coop_id = saved_id(coop)
     coordinator_email = f"coordinator-{tag}@{email_domain}"
-    session.add(Member(coop_id=coop.id, email=coordinator_email, full_name="Demo Coordinator",
+    session.add(Member(coop_id=coop_id, email=coordinator_email, full_name="Demo Coordinator",
                        role=Role.coordinator, hashed_password=hash_password(password)))
     carer_ids: dict[str, int] = {}
     pw_hash = hash_password(secrets.token_urlsafe(16))   # carers get a login when a coordinator sets one
     for c in problem["carers"]:
-        m = Member(coop_id=coop.id, email=f"{c['id']}-{tag}@{email_domain}", full_name=c.get("name", c["id"]),
+        m = Member(coop_id=coop_id, email=f"{c['id']}-{tag}@{email_domain}", full_name=c.get("name", c["id"]),
                    role=Role(c["kind"]), hashed_password=pw_hash, gender=c.get("gender"),
                    lat=c["location"]["lat"], lon=c["location"]["lon"], speed_kmh=c.get("speed_kmh"),
                    max_minutes_per_day=c.get("max_minutes_per_day", 720),
@@ -93,32 +95,33 @@ def seed_demo(session: Session, problem: dict[str, Any], email_domain: str = "de
                    contracted_minutes=c.get("contracted_minutes"), hourly_cost=c.get("hourly_cost", 0.0))
         session.add(m)
         session.flush()
-        carer_ids[c["id"]] = m.id
+        member_id = carer_ids[c["id"]] = saved_id(m)
         for s in c.get("skills", []):
-            session.add(Skill(member_id=m.id, name=s))
+            session.add(Skill(member_id=member_id, name=s))
         for a in c.get("availability", []):
             start, end = dt.datetime.fromisoformat(a["start"]), dt.datetime.fromisoformat(a["end"])
             if end.date() != start.date():
                 end = dt.datetime.combine(start.date(), dt.time(23, 59))
             if end > start:
-                session.add(Availability(member_id=m.id, weekday=start.weekday(), start=_hhmm(start),
+                session.add(Availability(member_id=member_id, weekday=start.weekday(), start=_hhmm(start),
                                          end=_hhmm(end)))
     client_ids: dict[str, int] = {}
     for c in problem["clients"]:
-        cl = Client(coop_id=coop.id, name=c.get("name", c["id"]), lat=c["location"]["lat"],
+        cl = Client(coop_id=coop_id, name=c.get("name", c["id"]), lat=c["location"]["lat"],
                     lon=c["location"]["lon"], gender_preference=c.get("gender_preference"))
         session.add(cl)
         session.flush()
-        client_ids[c["id"]] = cl.id
+        client_id = client_ids[c["id"]] = saved_id(cl)
         for kind in ("preferred", "excluded"):
             for cid in c.get(f"{kind}_carers", []):
-                session.add(ClientCarer(client_id=cl.id, member_id=carer_ids[cid], kind=CarerChoice(kind)))
+                session.add(ClientCarer(client_id=client_id, member_id=carer_ids[cid],
+                                        kind=CarerChoice(kind)))
     template_ids: dict[str, int] = {}
     for v in problem["visits"]:
         es, ls = dt.datetime.fromisoformat(v["earliest_start"]), dt.datetime.fromisoformat(v["latest_start"])
         if es.date() != ls.date():
             continue
-        t = VisitTemplate(coop_id=coop.id, client_id=client_ids[v["client"]], label=v["id"],
+        t = VisitTemplate(coop_id=coop_id, client_id=client_ids[v["client"]], label=v["id"],
                           days=[es.weekday()], earliest_start=_hhmm(es), latest_start=_hhmm(ls),
                           duration_minutes=v["duration_minutes"], roles=v.get("roles", [{"skills": []}]),
                           priority=Priority(v.get("priority", "essential")),
@@ -126,10 +129,10 @@ def seed_demo(session: Session, problem: dict[str, Any], email_domain: str = "de
                           max_lateness_minutes=v.get("max_lateness_minutes", 0))
         session.add(t)
         session.flush()
-        template_ids[v["id"]] = t.id
+        template_ids[v["id"]] = saved_id(t)
     for d in problem.get("dependencies", []):
         if d["first"] in template_ids and d["then"] in template_ids:
-            session.add(TemplateDependency(coop_id=coop.id, first_id=template_ids[d["first"]],
+            session.add(TemplateDependency(coop_id=coop_id, first_id=template_ids[d["first"]],
                                            then_id=template_ids[d["then"]],
                                            min_gap_minutes=d.get("min_gap_minutes", 0),
                                            max_gap_minutes=d.get("max_gap_minutes")))

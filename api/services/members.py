@@ -7,7 +7,7 @@ import hashlib
 import secrets
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.errors import Conflict, Invalid, NotFound, Unauthorized
 from api.input import control_character_error
@@ -29,6 +29,7 @@ from api.models import (
     Skill,
     SkillCreate,
     role_of,
+    saved_id,
 )
 from api.security import create_token, decode_token, hash_password, verify_password
 from api.services.common import get_member, member_for_self_or_coordinator, require_coordinator
@@ -57,7 +58,7 @@ def create_coop(session: Session, data: CoopCreate) -> tuple[Coop, Member]:
     coop = Coop(name=data.name)
     session.add(coop)
     session.flush()
-    member = Member(coop_id=coop.id, email=email, full_name=data.coordinator.full_name,
+    member = Member(coop_id=saved_id(coop), email=email, full_name=data.coordinator.full_name,
                     role=Role.coordinator, hashed_password=hash_password(data.coordinator.password))
     session.add(member)
     _commit(session, f"coordinator.email: '{email}' is already registered")
@@ -100,7 +101,7 @@ def list_members(session: Session, actor: Member, role: Role | None = None,
         q = q.where(Member.role == role)
     if not include_inactive:
         q = q.where(Member.is_active == True)  # noqa: E712
-    return list(session.exec(q.order_by(Member.id)).all())
+    return list(session.exec(q.order_by(col(Member.id))).all())
 
 
 def create_member(session: Session, actor: Member, data: MemberCreate) -> Member:
@@ -143,9 +144,9 @@ def password_link(session: Session, actor: Member, member_id: int, secret: str, 
     if not member.is_active:
         raise Conflict(f"member {member_id} is not active; reactivate them first")
     purpose = "invite" if member.hashed_password.startswith(UNSET_PREFIX) else "reset"
-    token = create_token(secret, member.id, member.coop_id, [], hours * 60, purpose="password",
+    token = create_token(secret, saved_id(member), member.coop_id, [], hours * 60, purpose="password",
                          extra={"pwd": _fingerprint(member), "kind": purpose})
-    return PasswordLink(member_id=member.id, purpose=purpose, token=token,
+    return PasswordLink(member_id=saved_id(member), purpose=purpose, token=token,
                         expires_at=(now_utc + dt.timedelta(hours=hours)).replace(second=0, microsecond=0))
 
 
@@ -220,12 +221,12 @@ def _carer(session: Session, actor: Member, member_id: int, write: bool) -> Memb
 
 def list_skills(session: Session, actor: Member, member_id: int) -> list[Skill]:
     member = _carer(session, actor, member_id, write=False)
-    return list(session.exec(select(Skill).where(Skill.member_id == member.id).order_by(Skill.id)))
+    return list(session.exec(select(Skill).where(Skill.member_id == member.id).order_by(col(Skill.id))))
 
 
 def add_skill(session: Session, actor: Member, member_id: int, data: SkillCreate) -> Skill:
     member = _carer(session, actor, member_id, write=True)
-    skill = Skill(**data.model_dump(), member_id=member.id)
+    skill = Skill(**data.model_dump(), member_id=saved_id(member))
     session.add(skill)
     session.commit()
     session.refresh(skill)
@@ -245,13 +246,13 @@ def remove_skill(session: Session, actor: Member, member_id: int, skill_id: int)
 def list_availability(session: Session, actor: Member, member_id: int) -> list[Availability]:
     member = _carer(session, actor, member_id, write=False)
     return list(session.exec(select(Availability).where(Availability.member_id == member.id)
-                             .order_by(Availability.weekday, Availability.start)))
+                             .order_by(col(Availability.weekday), col(Availability.start))))
 
 
 def add_availability(session: Session, actor: Member, member_id: int,
                      data: AvailabilityCreate) -> Availability:
     member = _carer(session, actor, member_id, write=True)
-    item = Availability(**data.model_dump(), member_id=member.id)
+    item = Availability(**data.model_dump(), member_id=saved_id(member))
     session.add(item)
     session.commit()
     session.refresh(item)
@@ -269,12 +270,12 @@ def remove_availability(session: Session, actor: Member, member_id: int, item_id
 
 def list_leave(session: Session, actor: Member, member_id: int) -> list[Leave]:
     member = _carer(session, actor, member_id, write=False)
-    return list(session.exec(select(Leave).where(Leave.member_id == member.id).order_by(Leave.start)))
+    return list(session.exec(select(Leave).where(Leave.member_id == member.id).order_by(col(Leave.start))))
 
 
 def add_leave(session: Session, actor: Member, member_id: int, data: LeaveCreate) -> Leave:
     member = _carer(session, actor, member_id, write=True)
-    item = Leave(**data.model_dump(), member_id=member.id)
+    item = Leave(**data.model_dump(), member_id=saved_id(member))
     session.add(item)
     session.commit()
     session.refresh(item)

@@ -19,7 +19,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.errors import Invalid, NotFound
 from api.models import (
@@ -30,12 +30,15 @@ from api.models import (
     Leave,
     Member,
     Rota,
+    RotaStatus,
     Skill,
     TemplateDependency,
     Visit,
+    VisitStatus,
     VisitTemplate,
     minutes_of,
     role_of,
+    saved_id,
 )
 from scheduler.problem import PROBLEM_FORMAT, TIME_FORMAT, ProblemError, problem_from_dict
 
@@ -119,17 +122,17 @@ def build_problem(session: Session, coop_id: int, week_start: dt.date, history_w
 
     carers_db = list(session.exec(
         select(Member).where(Member.coop_id == coop_id, Member.is_active == True,  # noqa: E712
-                             Member.role.in_(["staff", "volunteer"])).order_by(Member.id)).all())
-    carer_ids = [m.id for m in carers_db]
+                             col(Member.role).in_(["staff", "volunteer"])).order_by(col(Member.id))).all())
+    carer_ids = [saved_id(m) for m in carers_db]
     skills: dict[int, list[Skill]] = defaultdict(list)
     avail: dict[int, list[Availability]] = defaultdict(list)
     leave: dict[int, list[Leave]] = defaultdict(list)
     if carer_ids:
-        for s in session.exec(select(Skill).where(Skill.member_id.in_(carer_ids))).all():
+        for s in session.exec(select(Skill).where(col(Skill.member_id).in_(carer_ids))).all():
             skills[s.member_id].append(s)
-        for a in session.exec(select(Availability).where(Availability.member_id.in_(carer_ids))).all():
+        for a in session.exec(select(Availability).where(col(Availability.member_id).in_(carer_ids))).all():
             avail[a.member_id].append(a)
-        for lv in session.exec(select(Leave).where(Leave.member_id.in_(carer_ids),
+        for lv in session.exec(select(Leave).where(col(Leave.member_id).in_(carer_ids),
                                                    Leave.end > h_start, Leave.start < h_end)).all():
             leave[lv.member_id].append(lv)
 
@@ -140,29 +143,30 @@ def build_problem(session: Session, coop_id: int, week_start: dt.date, history_w
     left_out: list[dict[str, Any]] = []
     carers: list[dict[str, Any]] = []
     for m in carers_db:
+        mid = saved_id(m)
         if m.lat is None or m.lon is None:
-            left_out.append({"kind": "member", "id": m.id, "message":
-                             f"{m.full_name} (member {m.id}) is left out of the week: {NEEDS_HOME}"})
+            left_out.append({"kind": "member", "id": mid, "message":
+                             f"{m.full_name} (member {mid}) is left out of the week: {NEEDS_HOME}"})
             continue
         held: set[str] = set()
-        for s in skills[m.id]:
+        for s in skills[mid]:
             if s.name in expiring:
                 held.update(f"{s.name}@{d.isoformat()}" for d in days if skill_held_on(s, d))
             elif all(skill_held_on(s, d) for d in days):
                 held.add(s.name)
         intervals = []
-        for a in avail[m.id]:
+        for a in avail[mid]:
             d = days[a.weekday]
             intervals.append((h_start + dt.timedelta(days=a.weekday, minutes=minutes_of(a.start)),
                               dt.datetime.combine(d, dt.time()) + dt.timedelta(minutes=minutes_of(a.end))))
-        intervals += [(max(lv.start, h_start), min(lv.end, h_end)) for lv in leave[m.id]
+        intervals += [(max(lv.start, h_start), min(lv.end, h_end)) for lv in leave[mid]
                       if lv.kind == "extra"]
         intervals = _merge(intervals)
-        intervals = _subtract(intervals, [(lv.start, lv.end) for lv in leave[m.id] if lv.kind == "leave"])
-        if absent_from and m.id in absent_from:
-            intervals = _subtract(intervals, [(absent_from[m.id], h_end)])
+        intervals = _subtract(intervals, [(lv.start, lv.end) for lv in leave[mid] if lv.kind == "leave"])
+        if absent_from and mid in absent_from:
+            intervals = _subtract(intervals, [(absent_from[mid], h_end)])
         carer: dict[str, Any] = {
-            "id": carer_key(m.id), "name": m.full_name, "kind": role_of(m),
+            "id": carer_key(mid), "name": m.full_name, "kind": role_of(m).value,
             "skills": sorted(held), "location": {"lat": m.lat, "lon": m.lon},
             "availability": [{"start": iso(s), "end": iso(e)} for s, e in intervals],
             "max_minutes_per_day": m.max_minutes_per_day, "max_minutes_per_week": m.max_minutes_per_week,
@@ -181,30 +185,31 @@ def build_problem(session: Session, coop_id: int, week_start: dt.date, history_w
 
     clients_db = list(session.exec(select(Client).where(Client.coop_id == coop_id,
                                                         Client.is_active == True)  # noqa: E712
-                                   .order_by(Client.id)).all())
-    client_ids = [c.id for c in clients_db]
+                                   .order_by(col(Client.id))).all())
+    client_ids = [saved_id(c) for c in clients_db]
     prefs: dict[int, dict[str, list[str]]] = defaultdict(lambda: {"preferred": [], "excluded": []})
     if client_ids:
-        for row in session.exec(select(ClientCarer).where(ClientCarer.client_id.in_(client_ids))).all():
+        for row in session.exec(select(ClientCarer).where(col(ClientCarer.client_id).in_(client_ids))).all():
             if row.member_id in in_problem:
                 prefs[row.client_id][row.kind].append(carer_key(row.member_id))
     history = _history(session, coop_id, week_start, history_weeks, in_problem)
 
     clients: list[dict[str, Any]] = []
     for c in clients_db:
-        item: dict[str, Any] = {"id": client_key(c.id), "name": c.name,
+        cid = saved_id(c)
+        item: dict[str, Any] = {"id": client_key(cid), "name": c.name,
                                 "location": {"lat": c.lat, "lon": c.lon},
-                                "preferred_carers": sorted(prefs[c.id]["preferred"]),
-                                "excluded_carers": sorted(prefs[c.id]["excluded"])}
+                                "preferred_carers": sorted(prefs[cid]["preferred"]),
+                                "excluded_carers": sorted(prefs[cid]["excluded"])}
         if c.gender_preference:
             item["gender_preference"] = c.gender_preference
-        if history.get(c.id):
-            item["history"] = {carer_key(k): v for k, v in sorted(history[c.id].items())}
+        if history.get(cid):
+            item["history"] = {carer_key(k): v for k, v in sorted(history[cid].items())}
         clients.append(item)
 
     templates = list(session.exec(select(VisitTemplate).where(
         VisitTemplate.coop_id == coop_id, VisitTemplate.is_active == True)  # noqa: E712
-        .order_by(VisitTemplate.id)).all()) if client_ids else []
+        .order_by(col(VisitTemplate.id))).all()) if client_ids else []
     active_clients = set(client_ids)
     visits: list[dict[str, Any]] = []
     visit_meta: dict[str, dict[str, Any]] = {}
@@ -220,7 +225,7 @@ def build_problem(session: Session, coop_id: int, week_start: dt.date, history_w
             continue
         for wd in sorted(t.days):
             d = days[wd]
-            key = visit_key(t.id, d)
+            key = visit_key(saved_id(t), d)
             if key in skip:
                 continue
             base = dt.datetime.combine(d, dt.time())
@@ -243,7 +248,7 @@ def build_problem(session: Session, coop_id: int, week_start: dt.date, history_w
 
     dependencies: list[dict[str, Any]] = []
     for dep in session.exec(select(TemplateDependency).where(TemplateDependency.coop_id == coop_id)
-                            .order_by(TemplateDependency.id)).all():
+                            .order_by(col(TemplateDependency.id))).all():
         for d in days:
             first, then = visit_key(dep.first_id, d), visit_key(dep.then_id, d)
             if first in visit_meta and then in visit_meta:
@@ -261,15 +266,15 @@ def build_problem(session: Session, coop_id: int, week_start: dt.date, history_w
             pin["start"] = iso(p["start"])
         pinned.append(pin)
 
-    problem = {
+    problem: dict[str, Any] = {
         "format": PROBLEM_FORMAT,
         "name": f"{coop.name}, week of {week_start:%d %b %Y}",
         "horizon": {"start": iso(h_start), "end": iso(h_end)},
         "carers": carers, "clients": clients, "visits": visits,
         "dependencies": dependencies, "pinned": pinned,
     }
-    names = {"carers": {carer_key(m.id): f"{m.full_name} (member {m.id})" for m in carers_db},
-             "clients": {client_key(c.id): f"client {c.name} (id {c.id})" for c in clients_db},
+    names = {"carers": {carer_key(saved_id(m)): f"{m.full_name} (member {m.id})" for m in carers_db},
+             "clients": {client_key(saved_id(c)): f"client {c.name} (id {c.id})" for c in clients_db},
              "visits": {k: f"care plan visit '{m['label']}' on {k.split('-')[-1]}"
                         for k, m in visit_meta.items()}}
     for _attempt in range(5):
@@ -355,12 +360,13 @@ def _history(session: Session, coop_id: int, week_start: dt.date, weeks: int,
     first = week_start - dt.timedelta(days=7 * weeks)
     rotas = session.exec(select(Rota).where(Rota.coop_id == coop_id, Rota.week_start >= first,
                                             Rota.week_start < week_start,
-                                            Rota.status == "published")).all()
-    rota_ids = [r.id for r in rotas]
+                                            Rota.status == RotaStatus.published)).all()
+    rota_ids = [saved_id(r) for r in rotas]
     if not rota_ids:
         return out
-    for v in session.exec(select(Visit).where(Visit.rota_id.in_(rota_ids),
-                                              Visit.status.in_(["planned", "completed"]))).all():
+    for v in session.exec(select(Visit).where(col(Visit.rota_id).in_(rota_ids),
+                                              col(Visit.status).in_([VisitStatus.planned,
+                                                                     VisitStatus.completed]))).all():
         minutes = v.duration_minutes
         if v.status == "completed" and v.actual_start and v.actual_end:
             minutes = max(0, int((v.actual_end - v.actual_start).total_seconds() // 60))

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.errors import Conflict, Invalid, NotFound
 from api.models import (
@@ -29,6 +29,7 @@ from api.models import (
     VisitPublic,
     VisitStatus,
     WeekVisit,
+    saved_id,
     utcnow,
 )
 from api.services.common import get_in_coop, require_coordinator
@@ -71,7 +72,7 @@ def week_visit_id(session: Session, coop_id: int, week_start: dt.date, key: str)
 
 
 def visits_of(session: Session, rota_id: int) -> list[Visit]:
-    return list(session.exec(select(Visit).where(Visit.rota_id == rota_id).order_by(Visit.id)).all())
+    return list(session.exec(select(Visit).where(Visit.rota_id == rota_id).order_by(col(Visit.id))).all())
 
 
 def _next_version(session: Session, coop_id: int, week_start: dt.date) -> int:
@@ -84,11 +85,11 @@ def _add_visit(session: Session, rota: Rota, fields: dict[str, Any], carers: lis
     fields = dict(fields)
     if fields.get("week_visit_id") is None:
         fields["week_visit_id"] = week_visit_id(session, rota.coop_id, rota.week_start, fields["key"])
-    visit = Visit(**fields, rota_id=rota.id, coop_id=rota.coop_id, carer_ids=list(carers))
+    visit = Visit(**fields, rota_id=saved_id(rota), coop_id=rota.coop_id, carer_ids=list(carers))
     session.add(visit)
     session.flush()
     for i, m in enumerate(carers):
-        session.add(VisitCarer(visit_id=visit.id, member_id=m, role_index=i))
+        session.add(VisitCarer(visit_id=saved_id(visit), member_id=m, role_index=i))
     return visit
 
 
@@ -150,7 +151,7 @@ def list_rotas(session: Session, actor: Member, week_start: dt.date | None) -> l
     q = select(Rota).where(Rota.coop_id == actor.coop_id)
     if week_start is not None:
         q = q.where(Rota.week_start == week_start)
-    return [rota_public(r) for r in session.exec(q.order_by(Rota.week_start, Rota.version)).all()]
+    return [rota_public(r) for r in session.exec(q.order_by(col(Rota.week_start), col(Rota.version))).all()]
 
 
 def _rota(session: Session, actor: Member, rota_id: int) -> Rota:
@@ -161,7 +162,7 @@ def _rota(session: Session, actor: Member, rota_id: int) -> Rota:
 def get_rota(session: Session, actor: Member, rota_id: int) -> RotaDetail:
     rota = _rota(session, actor, rota_id)
     return RotaDetail(**rota_public(rota).model_dump(),
-                      visits=[visit_public(v) for v in visits_of(session, rota.id)])
+                      visits=[visit_public(v) for v in visits_of(session, saved_id(rota))])
 
 
 def rota_file(session: Session, actor: Member, rota_id: int) -> dict[str, Any]:
@@ -183,7 +184,7 @@ def week_problem(session: Session, actor: Member, week_start: dt.date, history_w
 def current_rota(session: Session, coop_id: int, week_start: dt.date) -> Rota | None:
     """The published rota of the week, else the latest draft."""
     rows = session.exec(select(Rota).where(Rota.coop_id == coop_id, Rota.week_start == week_start)
-                        .order_by(Rota.version.desc())).all()
+                        .order_by(col(Rota.version).desc())).all()
     for r in rows:
         if r.status == RotaStatus.published:
             return r
@@ -243,7 +244,7 @@ def change_assignment(session: Session, actor: Member, rota_id: int, visit_id: i
     problem = problem_from_dict(raw)
     if visit.key not in problem.visit_by_id:
         raise Conflict(f"visit {visit_id} is not part of the rota's problem")
-    visits = visits_of(session, rota.id)
+    visits = visits_of(session, saved_id(rota))
     target = next(v for v in visits if v.id == visit.id)
     if change is not None:
         errors = []
@@ -293,7 +294,7 @@ def _apply(session: Session, visit: Visit, change: AssignmentChange | None, reas
         visit.carer_ids, visit.start = list(change.carer_ids), change.start.replace(second=0)
         visit.status, visit.reasons = VisitStatus.planned, []
         for i, m in enumerate(change.carer_ids):
-            session.add(VisitCarer(visit_id=visit.id, member_id=m, role_index=i))
+            session.add(VisitCarer(visit_id=saved_id(visit), member_id=m, role_index=i))
     else:
         visit.carer_ids, visit.start = [], None
         visit.status, visit.reasons = VisitStatus.unassigned, [reason]
@@ -314,7 +315,7 @@ def _new_published_version(session: Session, old: Rota, problem: dict, new_file:
             session.add(rota)
             session.flush()
             changed: Visit | None = None
-            for v in visits_of(session, old.id):
+            for v in visits_of(session, saved_id(old)):
                 nv = _add_visit(session, rota, _copy_fields(v), list(v.carer_ids))
                 if v.key == key:
                     changed = nv

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.errors import Conflict, Invalid
 from api.models import (
@@ -26,6 +26,7 @@ from api.models import (
     Visit,
     VisitStatus,
     role_of,
+    saved_id,
     utcnow,
 )
 from api.services.common import get_in_coop, require_coordinator
@@ -40,7 +41,7 @@ class Submitter(Protocol):
 
 
 def _accepted(run: SolveRun) -> RunAccepted:
-    return RunAccepted(run_id=run.id, status=run.status, week_start=run.week_start)
+    return RunAccepted(run_id=saved_id(run), status=run.status, week_start=run.week_start)
 
 
 def _time_limit(requested: float | None, settings: Settings) -> float:
@@ -59,7 +60,7 @@ def request_run(session: Session, pool: Submitter, actor: Member, req: RotaReque
     session.add(run)
     session.commit()
     session.refresh(run)
-    pool.submit(run.id)
+    pool.submit(saved_id(run))
     return _accepted(run)
 
 
@@ -95,7 +96,7 @@ def request_resolve(session: Session, pool: Submitter, actor: Member, rota_id: i
         if m is None or m.coop_id != actor.coop_id or role_of(m) not in ("staff", "volunteer"):
             raise Invalid(f"absent_member_ids[{i}]: unknown carer {mid}")
     absent = set(req.absent_member_ids)
-    visits = visits_of(session, base.id)
+    visits = visits_of(session, saved_id(base))
     skip = {v.key for v in visits if v.status in (VisitStatus.cancelled, VisitStatus.missed)}
     candidates: list[dict[str, Any]] = []
     for v in visits:
@@ -121,7 +122,7 @@ def request_resolve(session: Session, pool: Submitter, actor: Member, rota_id: i
     session.add(run)
     session.commit()
     session.refresh(run)
-    pool.submit(run.id)
+    pool.submit(saved_id(run))
     return _accepted(run)
 
 
@@ -130,7 +131,7 @@ def _run_public(session: Session, run: SolveRun) -> RunPublic:
     if run.rota_id is not None:
         for v in session.exec(select(Visit).where(Visit.rota_id == run.rota_id,
                                                   Visit.status == VisitStatus.unassigned)
-                              .order_by(Visit.id)).all():
+                              .order_by(col(Visit.id))).all():
             unassigned.append(UnassignedPublic(visit_id=v.week_visit_id, key=v.key, reasons=list(v.reasons)))
     data = run.model_dump(include=set(RunPublic.model_fields) - {"unassigned", "warnings"})
     warnings = [str(w.get("message")) for w in (run.id_map or {}).get("left_out", [])]
@@ -147,7 +148,7 @@ def list_runs(session: Session, actor: Member, week_start: dt.date | None) -> li
     q = select(SolveRun).where(SolveRun.coop_id == actor.coop_id)
     if week_start is not None:
         q = q.where(SolveRun.week_start == week_start)
-    return [_run_public(session, r) for r in session.exec(q.order_by(SolveRun.id)).all()]
+    return [_run_public(session, r) for r in session.exec(q.order_by(col(SolveRun.id))).all()]
 
 
 def weekly_run(engine: Engine, pool: Submitter, coop_id: int, week_start: dt.date,
@@ -174,7 +175,7 @@ def weekly_run(engine: Engine, pool: Submitter, coop_id: int, week_start: dt.dat
             session.rollback()
             return None
         if run.status == RunStatus.queued:
-            pool.submit(run.id)
+            pool.submit(saved_id(run))
         return run.id
 
 

@@ -8,7 +8,7 @@ import logging
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.models import (
@@ -28,6 +28,7 @@ from api.models import (
     VisitStatus,
     WeekVisit,
     role_of,
+    saved_id,
 )
 from api.services import bank
 from api.services.common import client_ids_visible_to, get_in_coop
@@ -59,8 +60,8 @@ def _current_row(session: Session, actor: Member, visit_id: int) -> tuple[Visit,
     """The visit (by its lasting id) as the week's published rota has it, else as its latest
     version has it."""
     wv = get_in_coop(session, WeekVisit, visit_id, actor, "visit")
-    rows = session.exec(select(Visit, Rota).join(Rota, Rota.id == Visit.rota_id)
-                        .where(Visit.week_visit_id == wv.id).order_by(Rota.version.desc())).all()
+    rows = session.exec(select(Visit, Rota).join(Rota, col(Rota.id) == col(Visit.rota_id))
+                        .where(Visit.week_visit_id == wv.id).order_by(col(Rota.version).desc())).all()
     if not rows:
         raise NotFound(f"visit {visit_id} not found")
     for v, rota in rows:
@@ -163,10 +164,11 @@ def mark_visit(session: Session, actor: Member, visit_id: int, status: VisitStat
 
 def _published_visits_for(session: Session, member: Member, start: dt.datetime,
                           end: dt.datetime) -> list[Visit]:
-    q = (select(Visit).join(VisitCarer, VisitCarer.visit_id == Visit.id).join(Rota, Rota.id == Visit.rota_id)
+    q = (select(Visit).join(VisitCarer, col(VisitCarer.visit_id) == col(Visit.id))
+         .join(Rota, col(Rota.id) == col(Visit.rota_id))
          .where(VisitCarer.member_id == member.id, Rota.status == RotaStatus.published,
-                Rota.coop_id == member.coop_id, Visit.start >= start, Visit.start < end)
-         .order_by(Visit.start))
+                Rota.coop_id == member.coop_id, col(Visit.start) >= start, col(Visit.start) < end)
+         .order_by(col(Visit.start)))
     return list(session.exec(q).all())
 
 
@@ -176,7 +178,7 @@ def _my_visit(session: Session, v: Visit, me: Member, clients: dict[int, Client 
     for mid in v.carer_ids:
         other = session.get(Member, mid) if mid != me.id else None
         if other is not None and other.coop_id == me.coop_id:
-            partners.append(VisitPartnerPublic(member_id=other.id, full_name=other.full_name))
+            partners.append(VisitPartnerPublic(member_id=saved_id(other), full_name=other.full_name))
     info = VisitClientPublic(id=v.client_id, name=client.name if client else "",
                              address=client.address if client else None,
                              access_notes=client.access_notes if client else None)
@@ -185,9 +187,10 @@ def _my_visit(session: Session, v: Visit, me: Member, clients: dict[int, Client 
 
 def _first_week_with_visits(session: Session, member: Member, from_day: dt.datetime) -> dt.date | None:
     q = (select(func.min(Rota.week_start)).select_from(Visit)
-         .join(VisitCarer, VisitCarer.visit_id == Visit.id).join(Rota, Rota.id == Visit.rota_id)
+         .join(VisitCarer, col(VisitCarer.visit_id) == col(Visit.id))
+         .join(Rota, col(Rota.id) == col(Visit.rota_id))
          .where(VisitCarer.member_id == member.id, Rota.status == RotaStatus.published,
-                Rota.coop_id == member.coop_id, Visit.start >= from_day))
+                Rota.coop_id == member.coop_id, col(Visit.start) >= from_day))
     return session.exec(q).one()
 
 
@@ -229,9 +232,9 @@ def client_visits(session: Session, actor: Member, client_id: int, week_start: d
     visible = client_ids_visible_to(session, actor)
     if visible is not None and client.id not in visible:
         raise NotFound(f"client {client_id} not found")
-    q = (select(Visit).join(Rota, Rota.id == Visit.rota_id)
+    q = (select(Visit).join(Rota, col(Rota.id) == col(Visit.rota_id))
          .where(Visit.client_id == client.id, Rota.status == RotaStatus.published,
-                Rota.week_start == week_start).order_by(Visit.earliest_start))
+                Rota.week_start == week_start).order_by(col(Visit.earliest_start)))
     return [visit_public(v) for v in session.exec(q).all()]
 
 
@@ -254,7 +257,7 @@ def calendar(session: Session, member: Member, now: dt.datetime, tz: str) -> byt
     first, last = now - dt.timedelta(days=14), now + dt.timedelta(days=70)
     cal.add_component(Timezone.from_tzid(tz, first_date=first.date() - dt.timedelta(days=1),
                                          last_date=last.date() + dt.timedelta(days=2)))
-    clients = {}
+    clients: dict[int, Client | None] = {}
     for v in _published_visits_for(session, member, first, last):
         if v.status not in (VisitStatus.planned, VisitStatus.completed):
             continue
@@ -262,6 +265,8 @@ def calendar(session: Session, member: Member, now: dt.datetime, tz: str) -> byt
         ev = Event()
         ev.add("uid", f"visit-{v.coop_id}-{v.key}@carerota")
         ev.add("summary", f"{v.label or 'Visit'}: {client.name if client else v.client_id}")
+        if v.start is None:
+            continue
         ev.add("dtstart", v.start.replace(tzinfo=zone))
         ev.add("dtend", _end(v).replace(tzinfo=zone))
         ev.add("dtstamp", dt.datetime.now(dt.UTC))
@@ -289,11 +294,11 @@ def auto_confirm(engine: Engine, ledger: Ledger, now: dt.datetime, after_hours: 
     cutoff = now - dt.timedelta(hours=after_hours)
     done = 0
     with Session(engine, expire_on_commit=False) as session:
-        q = (select(Visit.id).join(Rota, Rota.id == Visit.rota_id)
-             .where(Rota.status == RotaStatus.published, Visit.start.is_not(None),
-                    Visit.status.in_([VisitStatus.planned, VisitStatus.completed]),
-                    Visit.credited == False, Visit.start < cutoff)  # noqa: E712
-             .order_by(Visit.id))
+        q = (select(Visit.id).join(Rota, col(Rota.id) == col(Visit.rota_id))
+             .where(Rota.status == RotaStatus.published, col(Visit.start).is_not(None),
+                    col(Visit.status).in_([VisitStatus.planned, VisitStatus.completed]),
+                    Visit.credited == False, col(Visit.start) < cutoff)  # noqa: E712
+             .order_by(col(Visit.id)))
         ids = list(session.exec(q).all())
     for vid in ids:
         with Session(engine, expire_on_commit=False) as session:
