@@ -7,6 +7,11 @@ rota's co-op, like every other rota read). It reads the rota through the rota se
 ``scheduler.cover`` and names the carers as the co-op knows them. Taking an option is an
 ordinary hand edit (``PUT .../assignment``), checked by the checker like any other.
 
+The ranking places the visit at the cheapest place of each carer's day, and may start the
+carer's later visits later to make room; a hand edit changes one visit. So each option also
+says what the checker finds wrong with the rota when only this visit changes (``breaks``,
+usually empty): an option that breaks nothing is taken in one click, the others say why not.
+
 The compiled week (``CoverSession``) is kept per rota version and problem, so the second and
 later questions about a week answer in milliseconds; a lock keeps one question at a time per
 session (its state is reused between questions).
@@ -36,9 +41,10 @@ from api.models import Member
 from api.services import rotas
 from api.services.problem_builder import carer_key
 from api.services.wording import humanize, names_of
+from scheduler.checker import check
 from scheduler.cover import CoverSession
 from scheduler.problem import Problem, problem_from_dict
-from scheduler.rota import RotaError, rota_from_dict
+from scheduler.rota import Assignment, Rota, RotaError, rota_from_dict
 
 
 class CoverOptionPublic(BaseModel):
@@ -51,6 +57,9 @@ class CoverOptionPublic(BaseModel):
     extra_travel_minutes: int
     new_face: bool
     lateness_minutes: int
+    #: the rules this visit's change alone would break (the ranking may have moved the carer's
+    #: other visits later to make room; a hand edit moves one visit): empty when it can be taken
+    breaks: list[str] = []
 
 
 class CoverRefusalPublic(BaseModel):
@@ -95,6 +104,18 @@ def _member_of(key: str) -> int:
     return int(key[1:]) if key.startswith("m") and key[1:].isdigit() else 0
 
 
+def _breaks(problem: Problem, rota: Rota, key: str, carers: tuple[str, ...], start: int,
+            names: dict[str, str]) -> list[str]:
+    """What the checker says of the rota with only this visit changed (as a hand edit makes it)."""
+    changed = Rota(problem=rota.problem, status="feasible",
+                   assignments=[*(a for a in rota.assignments if a.visit != key),
+                                Assignment(key, carers, start)],
+                   unassigned=[u for u in rota.unassigned if u.visit != key])
+    report = check(problem, changed)
+    return [f"{v.rule}: {humanize(v.message, names)}" for v in report.violations
+            if v.rule not in ("objective", "kpis")]
+
+
 def cover_options(session: Session, actor: Member, rota_id: int, visit_id: int,
                   without: list[int], limit: int = 10) -> CoverPublic:
     """The carers who could take visit ``visit_id`` of rota ``rota_id`` (its open role: all of
@@ -125,6 +146,8 @@ def cover_options(session: Session, actor: Member, rota_id: int, visit_id: int,
                                  objective_delta=round(o.objective_delta, 6),
                                  extra_travel_minutes=o.extra_travel, new_face=o.new_face,
                                  lateness_minutes=o.lateness) for o in answer.options]
+    for o, public in zip(answer.options, options, strict=True):
+        public.breaks = _breaks(problem, rota, visit.key, o.carers, o.start, names)
     refused = [CoverRefusalPublic(member_id=_member_of(c), full_name=names.get(c, c),
                                   reason=humanize(why, names)) for c, why in answer.refused]
     return CoverPublic(rota_id=rota_id, visit_id=visit_id, label=visit.label, without=list(without),
