@@ -218,7 +218,9 @@ def test_coordinator_solves_fixes_and_publishes_and_the_carer_sees_it_on_a_phone
     planned = [v for v in rota["visits"] if v["status"] == "planned"]
     blocks = driver.find_elements(By.CSS_SELECTOR, "#board a.visit")
     assert len(blocks) == sum(len(v["carer_ids"]) for v in planned)
+    driver.set_window_size(1500, 1700)
     _shot(driver, shots, "04-board")
+    driver.set_window_size(1500, 1000)
 
     # an unassigned visit and its reason
     link = next(a for a in driver.find_elements(By.CSS_SELECTOR, "a.unassigned-link") if IMPOSSIBLE in a.text)
