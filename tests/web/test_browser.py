@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.main import create_app
 from api.models import Member, VisitTemplateCreate
@@ -127,7 +127,8 @@ def demo(tmp_path_factory) -> Iterator[dict[str, Any]]:
     problem = volunteer_week(generate_problem(clients=4, seed=3, week_start=week))
     with Session(app.state.engine, expire_on_commit=False) as s:
         coop, email, _ = seed_demo(s, problem, email_domain="browser.example", password=PASSWORD)
-        everyone = list(s.exec(select(Member).where(Member.coop_id == coop.id).order_by(Member.id)).all())
+        query = select(Member).where(Member.coop_id == coop.id).order_by(col(Member.id))
+        everyone = list(s.exec(query).all())
         coordinator = next(m for m in everyone if m.role == "coordinator")
         carers = [m for m in everyone if m.role in ("staff", "volunteer")]
         for m in carers:
