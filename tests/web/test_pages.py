@@ -261,3 +261,28 @@ def test_a_carer_can_check_out_a_due_visit_from_their_week(world, web_app, api_c
     assert r.status_code == 303
     got = api_client.get(f"/visits/{visit['id']}", headers=auth(b.tokens["staff"])).json()
     assert got["status"] == "completed"
+
+
+def test_every_form_field_has_a_label_and_every_visit_block_is_a_keyboard_link(world, web_app):
+    """Accessibility basics the pages promise: a language, a main landmark, a label for each
+    field, text on each button, and visit blocks that are links (reachable with Tab, opened
+    with Enter: the keyboard way to move a visit is the form on its page)."""
+    a, rota, coord = world
+    staff = sign_in(web_app, a.members["staff"]["email"])
+    pages = [(coord, f"/web/board?week_start={WEEK}"), (coord, f"/web/runs/{rota['run_id']}"),
+             (coord, f"/web/rotas/{rota['id']}/visits/{rota['visits'][0]['id']}"), (staff, "/web/me/week"),
+             (staff, f"/web/me/day?day={WEEK}"), (staff, "/web/me/timebank"), (staff, "/web/coming")]
+    for c, path in pages:
+        text = c.get(path).text
+        assert '<html lang="en-GB">' in text and '<main id="main"' in text, path
+        labels = set(re.findall(r'<label for="([^"]+)"', text))
+        for tag in re.findall(r"<(?:input|select)\b[^>]*>", text):
+            if 'type="hidden"' in tag:
+                continue
+            field_id = re.search(r'id="([^"]+)"', tag)
+            assert field_id and field_id.group(1) in labels, f"{path}: field without a label: {tag}"
+        for label in re.findall(r"<button\b[^>]*>(.*?)</button>", text, flags=re.S):
+            assert re.sub(r"<[^>]+>", "", label).strip(), f"{path}: a button without text"
+    board = coord.get(f"/web/board?week_start={WEEK}").text
+    blocks = re.findall(r'<a class="visit [^"]*"[^>]*>', board)
+    assert blocks and all('href="/web/rotas/' in b for b in blocks)
