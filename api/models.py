@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from typing import Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 from pydantic import (
     ConfigDict,
     NaiveDatetime,
@@ -25,7 +26,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlmodel import Column, Field, SQLModel
+from sqlmodel import Column, Field, SQLModel, col
 
 from api.input import strict_scalar
 
@@ -584,7 +585,11 @@ class WeekVisit(SQLModel, table=True):
 
 
 class Visit(SQLModel, table=True):
-    """One rota version's record of a visit: its window, status, start and carers."""
+    """One rota version's record of a visit: its window, status, start and carers.
+
+    The carers are the visit's ``VisitCarer`` rows (``carers``, loaded with the visit) and
+    ``carer_ids`` is derived from them; there is no second copy to keep in step (revision 0006
+    dropped the JSON column that was one). Change them with ``api.services.rotas.set_carers``."""
 
     __table_args__ = (sa.UniqueConstraint("rota_id", "key", name="uq_visit_key"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -605,12 +610,19 @@ class Visit(SQLModel, table=True):
     volunteer_ok: bool = False
     status: VisitStatus = Field(default=VisitStatus.planned, sa_column=enum_column(VisitStatus, 20))
     start: NaiveDatetime | None = None
-    carer_ids: list[int] = Field(default_factory=list, sa_column=Column(sa.JSON, nullable=False))
     reasons: list[str] = Field(default_factory=list, sa_column=Column(sa.JSON, nullable=False))
     actual_start: NaiveDatetime | None = None
     actual_end: NaiveDatetime | None = None
     completed_by: int | None = None
     credited: bool = False
+
+    if TYPE_CHECKING:   # mapped below, once VisitCarer exists
+        carers: list[VisitCarer]
+
+    @property
+    def carer_ids(self) -> list[int]:
+        """The carers on the visit, one member id per role in role order (its ``VisitCarer`` rows)."""
+        return [vc.member_id for vc in sorted(self.carers, key=lambda vc: (vc.role_index, vc.member_id))]
 
 
 class VisitCarer(SQLModel, table=True):
@@ -621,6 +633,15 @@ class VisitCarer(SQLModel, table=True):
     visit_id: int = Field(foreign_key="visit.id", index=True)
     member_id: int = Field(foreign_key="member.id", index=True)
     role_index: int = 0
+
+
+# ``Visit.carers``: added on the mapper rather than declared with SQLModel's ``Relationship``,
+# whose reading of a ``list[VisitCarer]`` annotation fails under ``from __future__ import
+# annotations``. Loaded with each visit (one ``IN`` query per batch of visits); a carer row
+# removed from the list is deleted.
+sa.inspect(Visit).add_property("carers", sa.orm.relationship(
+    VisitCarer, order_by=col(VisitCarer.role_index), lazy="selectin",
+    cascade="all, delete-orphan"))
 
 
 # ----------------------------------------------------------------------------- API shapes

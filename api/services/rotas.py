@@ -54,7 +54,19 @@ def rota_public(rota: Rota) -> RotaPublic:
 
 def visit_public(v: Visit) -> VisitPublic:
     """A version's visit as the API shows it: ``id`` is the visit's lasting id (``WeekVisit``)."""
-    return VisitPublic(**(v.model_dump() | {"id": v.week_visit_id}))
+    return VisitPublic(**(v.model_dump() | {"id": v.week_visit_id, "carer_ids": v.carer_ids}))
+
+
+def set_carers(session: Session, visit: Visit, member_ids: list[int]) -> None:
+    """Make ``member_ids`` (one per role, in role order) the visit's carers: its rows are the
+    only record of who is on it (caller commits)."""
+    if visit.carer_ids == list(member_ids):
+        return
+    visit.carers.clear()
+    session.flush()   # the old rows go before new ones take their (visit, member) pairs
+    visit_id = saved_id(visit)
+    visit.carers.extend(VisitCarer(visit_id=visit_id, member_id=m, role_index=i)
+                        for i, m in enumerate(member_ids))
 
 
 def week_visit_id(session: Session, coop_id: int, week_start: dt.date, key: str) -> int:
@@ -85,11 +97,10 @@ def _add_visit(session: Session, rota: Rota, fields: dict[str, Any], carers: lis
     fields = dict(fields)
     if fields.get("week_visit_id") is None:
         fields["week_visit_id"] = week_visit_id(session, rota.coop_id, rota.week_start, fields["key"])
-    visit = Visit(**fields, rota_id=saved_id(rota), coop_id=rota.coop_id, carer_ids=list(carers))
+    visit = Visit(**fields, rota_id=saved_id(rota), coop_id=rota.coop_id)
     session.add(visit)
     session.flush()
-    for i, m in enumerate(carers):
-        session.add(VisitCarer(visit_id=saved_id(visit), member_id=m, role_index=i))
+    set_carers(session, visit, carers)
     return visit
 
 
@@ -142,7 +153,7 @@ def store_solved_rota(session: Session, run: SolveRun, rota_file: dict[str, Any]
 
 
 def _copy_fields(v: Visit) -> dict[str, Any]:
-    return v.model_dump(exclude={"id", "rota_id", "coop_id", "carer_ids"})
+    return v.model_dump(exclude={"id", "rota_id", "coop_id"})
 
 
 # ----------------------------------------------------------------------------- reads
@@ -208,17 +219,28 @@ def publish(session: Session, actor: Member, rota_id: int) -> RotaPublic:
     return rota_public(rota)
 
 
-def rota_for_check(problem: Problem, visits: list[Visit]) -> RotaFile:
-    """The rota file value of stored visits, for the checker (objective left unclaimed)."""
+def rota_for_check(problem: Problem, visits: list[Visit],
+                   edit: tuple[str, AssignmentChange | None, str] | None = None) -> RotaFile:
+    """The rota file value of stored visits, for the checker (objective left unclaimed).
+    ``edit``: (visit key, change or None to unassign, reason) applied to that visit only, so a
+    hand edit is checked before anything is written."""
     assignments, unassigned = [], []
     for v in visits:
         if v.key not in problem.visit_by_id:
             continue
-        if v.start is not None and v.carer_ids and v.status in ("planned", "completed"):
-            assignments.append(Assignment(v.key, tuple(carer_key(m) for m in v.carer_ids),
-                                          problem.minute_of(v.start)))
+        start, carers, status, reasons = v.start, v.carer_ids, v.status, list(v.reasons)
+        if edit is not None and edit[0] == v.key:
+            change = edit[1]
+            if change is None:
+                start, carers, status, reasons = None, [], VisitStatus.unassigned, [edit[2]]
+            else:
+                start, carers = change.start.replace(second=0), list(change.carer_ids)
+                status, reasons = VisitStatus.planned, []
+        if start is not None and carers and status in (VisitStatus.planned, VisitStatus.completed):
+            assignments.append(Assignment(v.key, tuple(carer_key(m) for m in carers),
+                                          problem.minute_of(start)))
         else:
-            unassigned.append(Unassigned(v.key, tuple(v.reasons or ["not assigned"])))
+            unassigned.append(Unassigned(v.key, tuple(reasons or ["not assigned"])))
     return RotaFile(problem=problem.name, status="feasible", assignments=assignments,
                     unassigned=unassigned)
 
@@ -260,12 +282,7 @@ def change_assignment(session: Session, actor: Member, rota_id: int, visit_id: i
             errors.append("carer_ids: a carer can fill only one role of a visit")
         if errors:
             raise Invalid("the change is not valid", errors)
-        target.carer_ids, target.start = list(change.carer_ids), change.start.replace(second=0)
-        target.status, target.reasons = VisitStatus.planned, []
-    else:
-        target.carer_ids, target.start = [], None
-        target.status, target.reasons = VisitStatus.unassigned, [reason]
-    candidate = rota_for_check(problem, visits)
+    candidate = rota_for_check(problem, visits, (target.key, change, reason))
     report = check(problem, candidate)
     if not report.ok:
         session.rollback()
@@ -287,16 +304,13 @@ def change_assignment(session: Session, actor: Member, rota_id: int, visit_id: i
 
 
 def _apply(session: Session, visit: Visit, change: AssignmentChange | None, reason: str) -> None:
-    for vc in session.exec(select(VisitCarer).where(VisitCarer.visit_id == visit.id)).all():
-        session.delete(vc)
-    session.flush()
     if change is not None:
-        visit.carer_ids, visit.start = list(change.carer_ids), change.start.replace(second=0)
+        set_carers(session, visit, list(change.carer_ids))
+        visit.start = change.start.replace(second=0)
         visit.status, visit.reasons = VisitStatus.planned, []
-        for i, m in enumerate(change.carer_ids):
-            session.add(VisitCarer(visit_id=saved_id(visit), member_id=m, role_index=i))
     else:
-        visit.carer_ids, visit.start = [], None
+        set_carers(session, visit, [])
+        visit.start = None
         visit.status, visit.reasons = VisitStatus.unassigned, [reason]
     session.add(visit)
 
