@@ -286,3 +286,35 @@ def test_every_form_field_has_a_label_and_every_visit_block_is_a_keyboard_link(w
     board = coord.get(f"/web/board?week_start={WEEK}").text
     blocks = re.findall(r'<a class="visit [^"]*"[^>]*>', board)
     assert blocks and all('href="/web/rotas/' in b for b in blocks)
+
+
+def test_solving_again_shows_the_new_draft_beside_the_published_rota(world, api_client):
+    """Solve from the board makes a run (the progress page follows it); its draft opens beside
+    the published rota: both versions' numbers, what moves, and a Publish button."""
+    from tests.api.conftest import wait_run
+
+    a, _rota, coord = world
+    published = _rota_now(api_client, a)
+    r = coord.post("/web/board/solve",
+                   data={"week_start": WEEK, "csrf_token": page_csrf(coord, "/web/coming")})
+    assert r.status_code == 303 and r.headers["location"].startswith("/web/runs/")
+    run_id = int(r.headers["location"].rsplit("/", 1)[1])
+    progress = coord.get(r.headers["location"]).text
+    assert 'id="run-status"' in progress and 'src="/web/static/run.js"' in progress
+    run = wait_run(api_client, a.tokens["coordinator"], run_id)
+    assert run["status"] == "succeeded"
+    status = coord.get(f"/web/runs/{run_id}/status").json()
+    assert status["rota_id"] == run["rota_id"] and status["gap_text"] == run["gap_text"]
+    page = coord.get(f"/web/board?week_start={WEEK}&rota_id={run['rota_id']}").text
+    h = a.h("coordinator")
+    draft = next(x for x in api_client.get("/rotas", headers=h, params={"week_start": WEEK}).json()
+                 if x["id"] == run["rota_id"])
+    assert f"Draft version {draft['version']} beside published version {published['version']}" in page
+    assert f'id="publish-{run["rota_id"]}"' in page
+    before = {p["id"]: (p["start"], p["carer_ids"]) for p in published["visits"]}
+    moved = [v for v in api_client.get(f"/rotas/{run['rota_id']}", headers=h).json()["visits"]
+             if (v["start"], v["carer_ids"]) != before.get(v["id"])]
+    if moved:
+        assert f"{len(moved)} visit(s) change in the draft" in page
+    else:
+        assert "The draft assigns every visit as the published rota does." in page
