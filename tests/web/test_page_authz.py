@@ -194,3 +194,19 @@ def test_signing_out_ends_the_page_session(world, web_app):
     assert r.status_code == 303
     r = c.get("/web/me/week")
     assert r.status_code == 303 and r.headers["location"].startswith("/web/login")
+
+
+def test_a_family_member_and_a_client_see_who_is_coming_for_their_client_only(world, api_client):
+    """The family member sees the client who shared with them, the client themself, each with
+    the visits GET /clients/{id}/visits gives them, and never the co-op's other client."""
+    a, _b, _ids, pages, _others, _rota = world
+    mine, other = a.clients[0], a.clients[1]
+    for role in ("family", "client"):
+        page = pages[role].get(f"/web/coming?week_start={WEEK}").text
+        assert mine["name"] in page and other["name"] not in page, role
+        visits = api_client.get(f"/clients/{mine['id']}/visits", headers=a.h(role),
+                                params={"week_start": WEEK}).json()
+        shown = [v for v in visits if v["start"]]
+        assert shown and page.count("<li><strong>") == len(shown), role
+        r = pages[role].get(f"/web/coming?week_start={WEEK}&client_id={other['id']}")
+        assert r.status_code == 404, role
