@@ -33,7 +33,13 @@
   function poll() {
     fetch("/web/runs/" + run + "/status", { headers: { "Accept": "application/json" },
                                             credentials: "same-origin" })
-      .then(function (r) { return r.json(); })
+      .then(function (r) {
+        if (r.status === 401) {   // the session ended: sign in again, then come back here
+          window.location = "/web/login?next=" + encodeURIComponent(window.location.pathname);
+          throw new Error("signed out");
+        }
+        return r.json();
+      })
       .then(function (s) {
         text("run-status", s.status);
         text("run-objective", s.objective === null ? "not yet" : s.objective.toFixed(1));
