@@ -240,6 +240,12 @@ class MemberUpdate(Forbid):
     password: str = Field(default=None, min_length=8, max_length=200)
 
 
+class RoleChange(Forbid):
+    """A member's new role (``PUT /members/{id}/role``)."""
+
+    role: Role
+
+
 class MemberPublic(MemberBase):
     id: int
     coop_id: int

@@ -20,7 +20,7 @@ from timebank.errors import (
 )
 from timebank.models import AccountKind, AccountPublic, CreditSource, LedgerTransactionPublic, TxnKind
 from timebank.retry import is_retryable, run_with_retry
-from timebank.service import DEFAULT_LIMITS, Ledger, Limits, Policy, ReconcileReport
+from timebank.service import DEFAULT_LIMITS, Ledger, Limits, Policy, ReconcileReport, open_account_in
 from timebank.statements import KindMonthRow, PeriodTotals, Statement, StatementLine, StatementPage
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "create_engine",
     "create_schema",
     "is_retryable",
+    "open_account_in",
     "run_with_retry",
     "validate",
 ]

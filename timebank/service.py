@@ -150,6 +150,100 @@ def _account_public(row: Any) -> AccountPublic:
     )
 
 
+def _account_key(
+    coop_id: str, kind: AccountKind | str, owner_ref: str | None, name: str | None
+) -> tuple[AccountKind, str]:
+    """The account's kind and its unique name in the co-op; every fault at once."""
+    errors: list[str] = []
+    if not isinstance(coop_id, str) or not coop_id.strip():
+        errors.append("coop_id: must be a non-empty string")
+    elif len(coop_id) > ent.MAX_REF_LENGTH:
+        errors.append(f"coop_id: longer than {ent.MAX_REF_LENGTH} characters")
+    try:
+        k = AccountKind(kind)
+    except ValueError:
+        raise ValidationError(
+            [*errors, f"kind: {kind!r} is not one of {[x.value for x in AccountKind]}"]
+        ) from None
+    key: str = ""
+    if k in MEMBER_KINDS:
+        if not isinstance(owner_ref, str) or not owner_ref.strip():
+            errors.append(f"owner_ref: a {k.value} account needs the member id")
+        elif len(owner_ref) > ent.MAX_REF_LENGTH:
+            errors.append(f"owner_ref: longer than {ent.MAX_REF_LENGTH} characters")
+        else:
+            key = _member_name(owner_ref)
+        if name is not None:
+            errors.append("name: member accounts are named after their owner_ref; leave name empty")
+    elif k is AccountKind.POT:
+        if owner_ref is not None or name is not None:
+            errors.append("owner_ref/name: the community pot takes neither (one pot per co-op)")
+        key = "pot"
+    else:
+        if owner_ref is not None:
+            errors.append("owner_ref: system accounts belong to no member")
+        if not isinstance(name, str) or not name.strip():
+            errors.append("name: a system account needs a name (e.g. 'welcome')")
+        elif len(name) > 150:
+            errors.append("name: longer than 150 characters")
+        else:
+            key = f"system:{name}"
+    if errors:
+        raise ValidationError(errors)
+    return k, key
+
+
+def _open_account(
+    conn: Connection, coop_id: str, k: AccountKind, key: str, owner_ref: str | None, rekind: bool
+) -> AccountPublic:
+    row = conn.execute(
+        sa.select(account_t).where(account_t.c.coop_id == coop_id, account_t.c.name == key)
+    ).first()
+    if row is None:
+        conn.execute(
+            account_t.insert().values(
+                coop_id=coop_id,
+                kind=k.value,
+                owner_ref=owner_ref,
+                name=key,
+                balance=0,
+                created_at=_utcnow(),
+            )
+        )
+        row = conn.execute(
+            sa.select(account_t).where(account_t.c.coop_id == coop_id, account_t.c.name == key)
+        ).one()
+    elif row.kind != k.value:
+        if not (rekind and k in MEMBER_KINDS and AccountKind(row.kind) in MEMBER_KINDS):
+            raise ValidationError(
+                [f"kind: {key} in co-op {coop_id} already has a {row.kind} account "
+                 f"(asked for {k.value})"]
+            )
+        conn.execute(account_t.update().where(account_t.c.id == row.id).values(kind=k.value))
+        row = conn.execute(sa.select(account_t).where(account_t.c.id == row.id)).one()
+    return _account_public(row)
+
+
+def open_account_in(
+    conn: Connection,
+    coop_id: str,
+    kind: AccountKind | str,
+    owner_ref: str | None = None,
+    name: str | None = None,
+    *,
+    rekind: bool = False,
+) -> AccountPublic:
+    """Open (or return the existing) account inside the caller's transaction on the ledger's
+    database: the caller commits, and a rollback undoes the account with the caller's own writes
+    (the API opens a member's account in the transaction that creates the member).
+
+    ``rekind``: a member's existing account of another member kind takes ``kind`` (the member's
+    role changed; balance and history stay theirs) instead of being refused.
+    """
+    k, key = _account_key(coop_id, kind, owner_ref, name)
+    return _open_account(conn, coop_id, k, key, owner_ref, rekind)
+
+
 class Ledger:
     """The time bank over one SQLAlchemy engine (SQLite file or PostgreSQL).
 
@@ -285,75 +379,23 @@ class Ledger:
     # ------------------------------------------------------------------ accounts
 
     def open_account(
-        self, coop_id: str, kind: AccountKind | str, owner_ref: str | None = None, name: str | None = None
+        self,
+        coop_id: str,
+        kind: AccountKind | str,
+        owner_ref: str | None = None,
+        name: str | None = None,
+        *,
+        rekind: bool = False,
     ) -> AccountPublic:
-        """Open (or return the existing) account.
+        """Open (or return the existing) account, in a write transaction of its own
+        (:func:`open_account_in` opens one inside the caller's transaction).
 
         Members (volunteer, staff, client, family) need ``owner_ref`` (their member id) and get
         one account per co-op; the pot takes neither; system accounts need a ``name``.
+        ``rekind``: see :func:`open_account_in`.
         """
-        errors: list[str] = []
-        if not isinstance(coop_id, str) or not coop_id.strip():
-            errors.append("coop_id: must be a non-empty string")
-        elif len(coop_id) > ent.MAX_REF_LENGTH:
-            errors.append(f"coop_id: longer than {ent.MAX_REF_LENGTH} characters")
-        try:
-            k = AccountKind(kind)
-        except ValueError:
-            raise ValidationError(
-                [*errors, f"kind: {kind!r} is not one of {[x.value for x in AccountKind]}"]
-            ) from None
-        key: str = ""
-        if k in MEMBER_KINDS:
-            if not isinstance(owner_ref, str) or not owner_ref.strip():
-                errors.append(f"owner_ref: a {k.value} account needs the member id")
-            elif len(owner_ref) > ent.MAX_REF_LENGTH:
-                errors.append(f"owner_ref: longer than {ent.MAX_REF_LENGTH} characters")
-            else:
-                key = _member_name(owner_ref)
-            if name is not None:
-                errors.append("name: member accounts are named after their owner_ref; leave name empty")
-        elif k is AccountKind.POT:
-            if owner_ref is not None or name is not None:
-                errors.append("owner_ref/name: the community pot takes neither (one pot per co-op)")
-            key = "pot"
-        else:
-            if owner_ref is not None:
-                errors.append("owner_ref: system accounts belong to no member")
-            if not isinstance(name, str) or not name.strip():
-                errors.append("name: a system account needs a name (e.g. 'welcome')")
-            elif len(name) > 150:
-                errors.append("name: longer than 150 characters")
-            else:
-                key = f"system:{name}"
-        if errors:
-            raise ValidationError(errors)
-
-        def run(conn: Connection) -> AccountPublic:
-            row = conn.execute(
-                sa.select(account_t).where(account_t.c.coop_id == coop_id, account_t.c.name == key)
-            ).first()
-            if row is None:
-                conn.execute(
-                    account_t.insert().values(
-                        coop_id=coop_id,
-                        kind=k.value,
-                        owner_ref=owner_ref,
-                        name=key,
-                        balance=0,
-                        created_at=_utcnow(),
-                    )
-                )
-                row = conn.execute(
-                    sa.select(account_t).where(account_t.c.coop_id == coop_id, account_t.c.name == key)
-                ).one()
-            elif row.kind != k.value:
-                raise ValidationError(
-                    [f"kind: {key} in co-op {coop_id} already has a {row.kind} account (asked for {k.value})"]
-                )
-            return _account_public(row)
-
-        return self._write(run)
+        k, key = _account_key(coop_id, kind, owner_ref, name)
+        return self._write(lambda conn: _open_account(conn, coop_id, k, key, owner_ref, rekind))
 
     def pot(self, coop_id: str) -> AccountPublic:
         """The co-op's community pot (opened on first use)."""

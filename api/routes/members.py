@@ -19,6 +19,7 @@ from api.models import (
     MemberUpdate,
     PasswordLink,
     Role,
+    RoleChange,
     SkillCreate,
     SkillPublic,
 )
@@ -66,6 +67,13 @@ def read_member(member_id: PathId, session: SessionDep, member: CurrentMember):
 @router.patch("/members/{member_id}", response_model=MemberPublic, tags=["members"])
 def update_member(member_id: PathId, data: MemberUpdate, session: SessionDep, member: Coordinator):
     return svc.update_member(session, member, member_id, data)
+
+
+@router.put("/members/{member_id}/role", response_model=MemberPublic, tags=["members"])
+def change_role(member_id: PathId, data: RoleChange, session: SessionDep, member: Coordinator):
+    """Give a member another role. Their time-bank account follows in the same transaction
+    (its balance kept); their tokens for the old role stop working, so they log in again."""
+    return svc.change_role(session, member, member_id, data)
 
 
 @router.delete("/members/{member_id}", response_model=MemberPublic, tags=["members"])

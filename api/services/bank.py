@@ -11,13 +11,22 @@ import datetime as dt
 
 from sqlmodel import Session, SQLModel
 
-from api.errors import Conflict, Forbidden, Invalid
-from api.models import ExchangeCreate, GiftCreate, Member, Visit, role_of, saved_id
+from api.errors import Conflict, Forbidden, Invalid, NotFound
+from api.models import ExchangeCreate, GiftCreate, Member, Role, Visit, role_of, saved_id
 from api.services.common import get_member
-from timebank import AccountKind, IdempotencyConflict, InsufficientBalance, Ledger, LimitExceeded
+from timebank import (
+    AccountKind,
+    AccountNotFound,
+    IdempotencyConflict,
+    InsufficientBalance,
+    Ledger,
+    LimitExceeded,
+    open_account_in,
+)
 
-ACCOUNT_KIND = {"volunteer": AccountKind.VOLUNTEER, "staff": AccountKind.STAFF,
-                "client": AccountKind.CLIENT, "family": AccountKind.FAMILY}
+#: the account kind of each role that has a time-bank account (a coordinator has none)
+ACCOUNT_KIND: dict[Role, AccountKind] = {Role.volunteer: AccountKind.VOLUNTEER, Role.staff: AccountKind.STAFF,
+                                         Role.client: AccountKind.CLIENT, Role.family: AccountKind.FAMILY}
 
 
 class StatementLinePublic(SQLModel):
@@ -64,11 +73,26 @@ class TransferPublic(SQLModel):
     balance: int
 
 
-def account_of(ledger: Ledger, member: Member) -> int:
+def open_member_account(session: Session, member: Member) -> None:
+    """Open the member's account for their role, or give their account the kind of a new role
+    (balance and history stay theirs), in the session's transaction: the member's write and
+    the account commit or roll back together. A coordinator has none. Called when a member is
+    created and when their role changes; nothing else opens a member's account."""
     kind = ACCOUNT_KIND.get(role_of(member))
     if kind is None:
+        return
+    open_account_in(session.connection(), str(member.coop_id), kind, owner_ref=str(saved_id(member)),
+                    rekind=True)
+
+
+def account_of(ledger: Ledger, member: Member) -> int:
+    """The member's account id. Only reads: the account was opened with the member."""
+    if ACCOUNT_KIND.get(role_of(member)) is None:
         raise Forbidden(f"a {role_of(member)} has no time bank account")
-    return ledger.open_account(str(member.coop_id), kind, owner_ref=str(member.id)).id
+    try:
+        return ledger.member_account(str(member.coop_id), str(saved_id(member))).id
+    except AccountNotFound:
+        raise NotFound(f"{member.full_name} has no time bank account yet") from None
 
 
 def _cursor(start: dt.date, end: dt.date, after: int) -> str:
@@ -180,7 +204,6 @@ def credit_visit(ledger: Ledger, session: Session, visit: Visit, recorded_by: st
         member = session.get(Member, mid)
         if member is None or role_of(member) != "volunteer":
             continue
-        account_of(ledger, member)
         ledger.credit_visit(str(visit.coop_id), visit_id=visit.key, volunteer_ref=str(member.id),
                             minutes=minutes, service_date=worked.date(),
                             recorded_by=recorded_by, memo=f"visit {visit.label or visit.key}")

@@ -24,6 +24,7 @@ from api.models import (
     saved_id,
 )
 from api.security import hash_password
+from api.services.bank import open_member_account
 from scheduler.problem import TIME_FORMAT
 
 
@@ -95,6 +96,7 @@ def seed_demo(session: Session, problem: dict[str, Any], email_domain: str = "de
                    contracted_minutes=c.get("contracted_minutes"), hourly_cost=c.get("hourly_cost", 0.0))
         session.add(m)
         session.flush()
+        open_member_account(session, m)
         member_id = carer_ids[c["id"]] = saved_id(m)
         for s in c.get("skills", []):
             session.add(Skill(member_id=member_id, name=s))

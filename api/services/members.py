@@ -26,12 +26,14 @@ from api.models import (
     PasswordLink,
     PasswordSet,
     Role,
+    RoleChange,
     Skill,
     SkillCreate,
     role_of,
     saved_id,
 )
 from api.security import create_token, decode_token, hash_password, verify_password
+from api.services.bank import open_member_account
 from api.services.common import get_member, member_for_self_or_coordinator, require_coordinator
 
 UNSET_PREFIX = "!unset:"
@@ -119,7 +121,38 @@ def create_member(session: Session, actor: Member, data: MemberCreate) -> Member
     hashed = hash_password(data.password) if data.password is not None else unset_password()
     member = Member(**fields, email=email, coop_id=actor.coop_id, hashed_password=hashed)
     session.add(member)
-    _commit(session, f"email: '{email}' is already registered")
+    try:
+        session.flush()
+        open_member_account(session, member)   # the member and their account, or neither
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"email: '{email}' is already registered") from None
+    session.refresh(member)
+    return member
+
+
+def change_role(session: Session, actor: Member, member_id: int, data: RoleChange) -> Member:
+    """Give a member of the caller's co-op another role. Their time-bank account follows in the
+    same transaction (opened, or given the new role's kind with its balance kept); tokens issued
+    for the old role stop working (``api.deps``), so the member logs in again."""
+    member = get_member(session, member_id, actor)
+    new = data.role
+    if member.id == actor.id:
+        raise Invalid("member_id: a coordinator cannot change their own role")
+    if new == role_of(member):
+        return member
+    if new != Role.staff and member.contracted_minutes is not None:
+        raise Invalid("contracted_minutes: only staff have a contract; clear it first "
+                      "(PATCH /members/{id} with contracted_minutes null)")
+    if new != Role.client and member.client_id is not None:
+        raise Invalid(f"client_id: the member is linked to client {member.client_id}; only a member "
+                      "with role 'client' is linked to a client")
+    member.role = new
+    session.add(member)
+    session.flush()
+    open_member_account(session, member)
+    session.commit()
     session.refresh(member)
     return member
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +99,27 @@ def fresh_app(backend, tmp_path, request):
             application.state.ledger.engine.dispose()
 
     return make
+
+
+@pytest.fixture
+def empty_engine(backend, tmp_path, request) -> Iterator[sa.Engine]:
+    """An empty database (SQLite file, or a private PostgreSQL schema) to migrate by hand."""
+    if backend == "sqlite":
+        engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+        yield engine
+        engine.dispose()
+        return
+    pg_url = request.getfixturevalue("pg_url")
+    schema = f"api_test_mig_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(pg_url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine = sa.create_engine(pg_url, connect_args={"options": f"-csearch_path={schema}"})
+    yield engine
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ BODIES: dict[tuple[str, str], object] = {
     ("GET", "/members/{member_id}"): None,
     ("PATCH", "/members/{member_id}"): {"full_name": "hijacked", "hourly_cost": 99.0},
     ("DELETE", "/members/{member_id}"): None,
+    ("PUT", "/members/{member_id}/role"): {"role": "coordinator"},
     ("POST", "/members/{member_id}/password-link"): None,
     ("GET", "/members/{member_id}/skills"): None,
     ("POST", "/members/{member_id}/skills"): {"name": "hoist"},

@@ -35,6 +35,7 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /timebank/gifts",                            # not to yourself
     "POST /timebank/exchanges",                        # not to yourself
     "PATCH /members/{member_id}",                      # lat and lon together
+    "PUT /members/{member_id}/role",                   # not one's own; contract and client link fit
     "PUT /clients/{client_id}/preferences",            # known carers, not both preferred and excluded
     "POST /clients/{client_id}/shares",                # a family member of the co-op
     "POST /rotas/{rota_id}/resolve",                   # known carers

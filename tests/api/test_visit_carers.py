@@ -5,11 +5,7 @@ after making each visit's rows say what its JSON said, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -50,27 +46,6 @@ def test_a_hand_edit_changes_the_rows_and_the_list_follows_them(client, app, coo
     assert r.status_code == 200 and r.json()["carer_ids"] == []
     with Session(app.state.engine) as s:
         assert s.exec(select(VisitCarer).where(VisitCarer.visit_id == row.id)).all() == []
-
-
-@pytest.fixture
-def empty_engine(backend, tmp_path: Path, request) -> Iterator[sa.Engine]:
-    """An empty database (SQLite file, or a private PostgreSQL schema) to migrate by hand."""
-    if backend == "sqlite":
-        engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-        yield engine
-        engine.dispose()
-        return
-    pg_url = request.getfixturevalue("pg_url")
-    schema = f"api_test_mig_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(pg_url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    engine = sa.create_engine(pg_url, connect_args={"options": f"-csearch_path={schema}"})
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    admin.dispose()
 
 
 def _migrate(engine: sa.Engine, to: str, down: bool = False) -> None:
