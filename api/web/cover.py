@@ -24,20 +24,19 @@ first; ``tests/web/test_page_authz.py`` checks it meanwhile.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import threading
 from collections import OrderedDict
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from api.deps import Coordinator, PathId, SessionDep
 from api.errors import Conflict, Invalid, NotFound
 from api.input import StrictJSONRoute
-from api.models import Member
+from api.models import Member, Visit
+from api.models import Rota as RotaRow
 from api.services import rotas
 from api.services.problem_builder import carer_key
 from api.services.wording import humanize, names_of
@@ -78,20 +77,24 @@ class CoverPublic(BaseModel):
     seconds: float
 
 
-_SESSIONS: OrderedDict[tuple[int, str], tuple[CoverSession, threading.Lock]] = OrderedDict()
+_SESSIONS: OrderedDict[tuple[str, int, str], tuple[CoverSession, threading.Lock]] = OrderedDict()
 _SESSIONS_LOCK = threading.Lock()
 KEEP_SESSIONS = 4
 
 
-def _session_for(rota_id: int, raw: dict) -> tuple[Problem, CoverSession, threading.Lock]:
-    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
-    key = (rota_id, digest)
+def _session_for(session: Session, actor: Member, rota: RotaRow) -> tuple[Problem, CoverSession,
+                                                                          threading.Lock]:
+    """The compiled week of a rota version. A version's problem never changes (hand edits change
+    its assignments and clear its pins, which the question ignores), so the version, in this
+    database, is the key."""
+    assert rota.id is not None
+    key = (str(session.get_bind().engine.url), rota.id, rota.created_at.isoformat())
     with _SESSIONS_LOCK:
         hit = _SESSIONS.get(key)
         if hit is not None:
             _SESSIONS.move_to_end(key)
             return hit[0].problem, hit[0], hit[1]
-    problem = problem_from_dict(raw)
+    problem = problem_from_dict({**rotas.rota_problem(session, actor, rota.id), "pinned": []})
     made = (CoverSession(problem), threading.Lock())
     with _SESSIONS_LOCK:
         _SESSIONS[key] = made
@@ -120,22 +123,24 @@ def cover_options(session: Session, actor: Member, rota_id: int, visit_id: int,
                   without: list[int], limit: int = 10) -> CoverPublic:
     """The carers who could take visit ``visit_id`` of rota ``rota_id`` (its open role: all of
     it when uncovered, else the roles of the carers in ``without``), cheapest first."""
-    detail = rotas.get_rota(session, actor, rota_id)   # coordinator of the co-op, as GET /rotas/{id}
-    visit = next((v for v in detail.visits if v.id == visit_id), None)
-    if visit is None:
+    stored = rotas.rota_file(session, actor, rota_id)   # coordinator of the co-op, as GET /rotas/{id}/file
+    row = session.get(RotaRow, rota_id)
+    visit = session.exec(select(Visit).where(Visit.rota_id == rota_id,
+                                             Visit.week_visit_id == visit_id)).first()
+    if row is None or visit is None:
         raise NotFound(f"visit {visit_id} not found in rota {rota_id}")
     if str(visit.status) not in ("planned", "unassigned"):
         raise Conflict(f"visit {visit_id} is {visit.status}; it can no longer be changed")
+    carer_ids = list(visit.carer_ids)
     for i, m in enumerate(without):
-        if m not in visit.carer_ids:
+        if m not in carer_ids:
             raise Invalid("the request is not valid", [f"without[{i}]: member {m} is not on this visit"])
-    raw = {**rotas.rota_problem(session, actor, rota_id), "pinned": []}
-    problem, cover, lock = _session_for(rota_id, raw)
+    problem, cover, lock = _session_for(session, actor, row)
     try:
-        rota = rota_from_dict(rotas.rota_file(session, actor, rota_id), problem)
+        rota = rota_from_dict(stored, problem)
     except RotaError as exc:
         raise Conflict("the stored rota cannot be read: " + "; ".join(exc.errors[:5])) from None
-    names = names_of(raw)
+    names = names_of(row.problem)
     with lock:
         try:
             answer = cover.ask(rota, visit.key, {carer_key(m) for m in without}, limit)
