@@ -79,6 +79,8 @@ Carer = Annotated[Member, Security(get_current_member, scopes=["staff", "volunte
 Volunteer = Annotated[Member, Security(get_current_member, scopes=["volunteer"])]
 Staffish = Annotated[Member, Security(get_current_member,
                                       scopes=["coordinator", "staff", "volunteer"])]
+#: coordinators and the client's side (the client, shared family): care plans
+ClientSide = Annotated[Member, Security(get_current_member, scopes=["coordinator", "client", "family"])]
 assert set(SCOPES) == set(ROLES)
 
 

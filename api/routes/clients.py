@@ -4,7 +4,7 @@ import datetime as dt
 
 from fastapi import APIRouter, Depends, Response
 
-from api.deps import Coordinator, CurrentMember, PathId, SessionDep
+from api.deps import ClientSide, Coordinator, CurrentMember, PathId, SessionDep
 from api.input import StrictJSONRoute
 from api.models import (
     ClientCreate,
@@ -78,7 +78,7 @@ def remove_share(client_id: PathId, share_id: PathId, session: SessionDep, membe
 
 
 @router.get("/clients/{client_id}/care-plan", response_model=list[VisitTemplatePublic], tags=["care plans"])
-def list_care_plan(client_id: PathId, session: SessionDep, member: CurrentMember):
+def list_care_plan(client_id: PathId, session: SessionDep, member: ClientSide):
     return svc.list_templates(session, member, client_id)
 
 

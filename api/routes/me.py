@@ -27,7 +27,7 @@ class CalendarLink(BaseModel):
 
 
 @router.get("/me/rota", response_model=MyRotaPublic, tags=["me"])
-def my_rota(session: SessionDep, member: CurrentMember, now: Now, week_start: dt.date | None = None):
+def my_rota(session: SessionDep, member: Carer, now: Now, week_start: dt.date | None = None):
     """The caller's own visits in the published rota of a week, with each client's name,
     address and access notes and the double-up partner. Default week: this week if it has
     the caller's visits, else the next published week that has some (``shown`` says which)."""

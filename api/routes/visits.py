@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends
 
-from api.deps import CurrentMember, PathId, SessionDep, get_ledger, get_now
+from api.deps import Coordinator, CurrentMember, PathId, SessionDep, get_ledger, get_now
 from api.input import StrictJSONRoute
 from api.models import CheckOut, VisitDetail, VisitPublic, VisitStatus
 from api.ratelimit import limit_writes
@@ -32,11 +32,11 @@ def complete_visit(visit_id: PathId, session: SessionDep, member: CurrentMember,
 
 
 @router.post("/visits/{visit_id}/missed", response_model=VisitPublic)
-def mark_missed(visit_id: PathId, session: SessionDep, member: CurrentMember, now: Now):
+def mark_missed(visit_id: PathId, session: SessionDep, member: Coordinator, now: Now):
     """A visit that was due and did not happen (refused before its planned start)."""
     return svc.mark_visit(session, member, visit_id, VisitStatus.missed, now)
 
 
 @router.post("/visits/{visit_id}/cancel", response_model=VisitPublic)
-def cancel_visit(visit_id: PathId, session: SessionDep, member: CurrentMember):
+def cancel_visit(visit_id: PathId, session: SessionDep, member: Coordinator):
     return svc.mark_visit(session, member, visit_id, VisitStatus.cancelled)

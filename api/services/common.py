@@ -6,7 +6,7 @@ from typing import TypeVar
 
 from sqlmodel import Session, SQLModel
 
-from api.errors import Forbidden, NotFound
+from api.errors import NotFound
 from api.models import Client, ClientShare, Member, role_of
 
 T = TypeVar("T", bound=SQLModel)
@@ -29,11 +29,6 @@ def member_for_self_or_coordinator(session: Session, member_id: int, actor: Memb
     if member.id != actor.id and role_of(actor) != "coordinator":
         raise NotFound(f"member {member_id} not found")
     return member
-
-
-def require_coordinator(actor: Member) -> None:
-    if role_of(actor) != "coordinator":
-        raise Forbidden("only a coordinator may do this")
 
 
 def client_ids_visible_to(session: Session, actor: Member) -> set[int] | None:

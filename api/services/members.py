@@ -34,7 +34,7 @@ from api.models import (
 )
 from api.security import create_token, decode_token, hash_password, verify_password
 from api.services.bank import open_member_account
-from api.services.common import get_member, member_for_self_or_coordinator, require_coordinator
+from api.services.common import get_member, member_for_self_or_coordinator
 
 UNSET_PREFIX = "!unset:"
 
@@ -75,7 +75,6 @@ def get_coop(session: Session, actor: Member) -> Coop:
 
 
 def update_coop(session: Session, actor: Member, data: CoopUpdate) -> Coop:
-    require_coordinator(actor)
     coop = get_coop(session, actor)
     for k, v in data.model_dump(exclude_unset=True).items():
         if v is None:
@@ -97,7 +96,6 @@ def _commit(session: Session, conflict_message: str) -> None:
 # ----------------------------------------------------------------------------- members
 def list_members(session: Session, actor: Member, role: Role | None = None,
                  include_inactive: bool = False) -> list[Member]:
-    require_coordinator(actor)
     q = select(Member).where(Member.coop_id == actor.coop_id)
     if role is not None:
         q = q.where(Member.role == role)
@@ -107,7 +105,6 @@ def list_members(session: Session, actor: Member, role: Role | None = None,
 
 
 def create_member(session: Session, actor: Member, data: MemberCreate) -> Member:
-    require_coordinator(actor)
     email = data.email.strip().lower()
     if data.client_id is not None:
         client = session.get(Client, data.client_id)
@@ -172,7 +169,6 @@ def password_link(session: Session, actor: Member, member_id: int, secret: str, 
     """A one-time link for a member of the caller's co-op to set their password: an invitation
     when they have none yet, else a reset. The current password keeps working until the link
     is used; using any link spends every other one (they all carry the old password's fingerprint)."""
-    require_coordinator(actor)
     member = get_member(session, member_id, actor)
     if not member.is_active:
         raise Conflict(f"member {member_id} is not active; reactivate them first")
@@ -206,7 +202,6 @@ def read_member(session: Session, actor: Member, member_id: int) -> Member:
 
 
 def update_member(session: Session, actor: Member, member_id: int, data: MemberUpdate) -> Member:
-    require_coordinator(actor)
     member = get_member(session, member_id, actor)
     changes = data.model_dump(exclude_unset=True)
     nullable = {"gender", "lat", "lon", "speed_kmh", "contracted_minutes"}
@@ -230,7 +225,6 @@ def update_member(session: Session, actor: Member, member_id: int, data: MemberU
 
 def deactivate_member(session: Session, actor: Member, member_id: int) -> Member:
     """Members are never deleted (rotas and the time bank refer to them): they are deactivated."""
-    require_coordinator(actor)
     member = get_member(session, member_id, actor)
     if member.id == actor.id:
         raise Invalid("member_id: a coordinator cannot deactivate themself")
@@ -244,8 +238,6 @@ def deactivate_member(session: Session, actor: Member, member_id: int) -> Member
 def _carer(session: Session, actor: Member, member_id: int, write: bool) -> Member:
     member = get_member(session, member_id, actor) if write else \
         member_for_self_or_coordinator(session, member_id, actor)
-    if write:
-        require_coordinator(actor)
     if role_of(member) not in ("staff", "volunteer"):
         raise NotFound(f"member {member_id} is not a carer (staff or volunteer): no skills, "
                        "availability or leave")

@@ -29,7 +29,7 @@ from api.models import (
     saved_id,
     utcnow,
 )
-from api.services.common import get_in_coop, require_coordinator
+from api.services.common import get_in_coop
 from api.services.problem_builder import build_problem, carer_key, check_week_start
 from api.services.rotas import visits_of
 from api.settings import Settings
@@ -52,7 +52,6 @@ def request_run(session: Session, pool: Submitter, actor: Member, req: RotaReque
                 settings: Settings) -> RunAccepted:
     """Build the week's problem (a week that cannot be built is refused, nothing written),
     record a queued run and hand it to the worker pool."""
-    require_coordinator(actor)
     problem, id_map = build_problem(session, actor.coop_id, req.week_start, settings.history_weeks)
     run = SolveRun(coop_id=actor.coop_id, week_start=req.week_start, kind=RunKind.request,
                    requested_by=actor.id, problem=problem, id_map=id_map,
@@ -87,7 +86,6 @@ def request_resolve(session: Session, pool: Submitter, actor: Member, rota_id: i
                     settings: Settings, now: dt.datetime) -> RunAccepted:
     """Solve the rota's week again with minimal disruption: visits already done or started, and
     published visits whose carers can still make them, are pinned; the rest is solved afresh."""
-    require_coordinator(actor)
     base = get_in_coop(session, Rota, rota_id, actor, "rota")
     if base.status == RotaStatus.superseded:
         raise Conflict(f"rota {rota_id} is superseded; re-solve the current version")
@@ -139,12 +137,10 @@ def _run_public(session: Session, run: SolveRun) -> RunPublic:
 
 
 def get_run(session: Session, actor: Member, run_id: int) -> RunPublic:
-    require_coordinator(actor)
     return _run_public(session, get_in_coop(session, SolveRun, run_id, actor, "run"))
 
 
 def list_runs(session: Session, actor: Member, week_start: dt.date | None) -> list[RunPublic]:
-    require_coordinator(actor)
     q = select(SolveRun).where(SolveRun.coop_id == actor.coop_id)
     if week_start is not None:
         q = q.where(SolveRun.week_start == week_start)

@@ -78,6 +78,7 @@ def test_my_rota_defaults_to_the_next_published_week_with_visits_and_says_so(cli
 
 
 def test_a_coordinator_has_no_rota_of_their_own(client, coop_a):
-    """``/me/rota`` is a carer's view; a coordinator gets a 403 saying so, not an empty week."""
+    """``/me/rota`` is a carer's view; a coordinator gets a 403 saying so (the route's scope names
+    the roles), not an empty week."""
     r = client.get("/me/rota", headers=coop_a.h("coordinator"))
-    assert r.status_code == 403 and "carers" in r.json()["detail"]
+    assert r.status_code == 403 and r.json()["detail"] == "needs one of the roles: staff, volunteer"
