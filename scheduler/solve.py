@@ -40,6 +40,9 @@ NEAREST_CARERS = 60
 # Share of the time the local search gets before the whole-week model, on tiny and mid weeks.
 EXACT_SMALL_SHARE = 0.25
 EXACT_MID_SHARE = 0.6
+# ... and on tiny weeks at most this many seconds: the model proves them in a moment, and the
+# search only has to give it a first rota
+EXACT_SMALL_SEARCH_MAX = 1.0
 # When the first rota leaves essential visits uncovered, this share of the time limit (at most
 # BOUND_MAX_SECONDS) goes to proving how many essential visits any rota could cover.
 BOUND_SHARE = 0.1
@@ -309,7 +312,10 @@ class Solver:
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             st = self._extract(ctx, solver, st)
             # every term is non-negative, so the trivial bound holds whatever CP-SAT reports
-            self.best_bound = max(math.ceil(solver.best_objective_bound - 1e-9), self._trivial_bound())
+            # proven optimal: the bound is the optimum itself (CP-SAT reports no useful bound
+            # for a model whose objective is a constant)
+            proved = solver.objective_value if status == cp_model.OPTIMAL else solver.best_objective_bound
+            self.best_bound = max(math.ceil(proved - 1e-9), self._trivial_bound())
             self.status = "optimal" if status == cp_model.OPTIMAL else "feasible"
         elif status == cp_model.INFEASIBLE and not st.assign:
             self.status = "infeasible"
@@ -347,8 +353,10 @@ class Solver:
         if strategy == "exact" and self.opts.strategy == "auto":
             # small weeks: the local search finds a good rota fast, then the whole-week
             # model starts from it and proves a bound (alone when the model is tiny)
-            share = EXACT_SMALL_SHARE if arcs <= EXACT_ALONE_ARCS else EXACT_MID_SHARE
-            live = self._search(search, live, remaining * share)
+            budget = remaining * (EXACT_SMALL_SHARE if arcs <= EXACT_ALONE_ARCS else EXACT_MID_SHARE)
+            if arcs <= EXACT_ALONE_ARCS:
+                budget = min(budget, EXACT_SMALL_SEARCH_MAX)
+            live = self._search(search, live, budget)
         elif strategy == "search":
             live = self._search(search, live, remaining)
         if strategy == "exact":

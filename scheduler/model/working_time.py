@@ -47,6 +47,12 @@ def add_working_time(ctx: ModelContext) -> None:
         rate = ctx.weights.cost_per_minute[ci]
         if rate:
             ctx.add_term(("carer", ci), f"cost[{carer.id}]", free_work + fixed_week[ci], rate)
+    # a staff carer with no day in the model and none fixed works 0 minutes: the whole
+    # contract is short (a constant, but the objective and its proven bound must include it)
+    worked = set(days_of) | {ci for (ci, _d) in ctx.fixed.day_work}
+    for ci, carer in enumerate(problem.carers):
+        if ci not in worked and carer.contracted_minutes and not carer.is_volunteer and w_short:
+            ctx.add_term(("carer", ci), f"contract_shortfall[{carer.id}]", carer.contracted_minutes, w_short)
 
 
 def _add_rest(ctx: ModelContext, ci: int, days: list[int]) -> None:
