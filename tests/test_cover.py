@@ -55,6 +55,8 @@ def test_a_sick_carers_visit_gets_options_the_checker_accepts_with_the_claimed_c
         assert sick not in o.carers and o.carer != sick
         after = _checker_objective(problem, _with(rota, Assignment(a.visit, o.carers, o.start)))
         assert objectives_equal(after - before, o.objective_delta), (o, after - before)
+        penalty = problem.weights[f"unassigned_{problem.visit_by_id[a.visit].priority}"]
+        assert objectives_equal(o.cost, o.objective_delta + penalty)
 
 
 def test_no_option_names_a_carer_without_the_skill_or_a_volunteer_on_personal_care() -> None:
