@@ -118,6 +118,7 @@ def enum_column(enum_type: type[enum.StrEnum], length: int, **column: Any) -> An
 class Forbid(SQLModel):
     """A request body: unknown fields refused, numbers and booleans strict (``api.input``)."""
 
+    # SQLModel types model_config as its own SQLModelConfig; a plain ConfigDict is what it accepts
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     @field_validator("*", mode="before")
@@ -252,7 +253,7 @@ class MemberPublic(MemberBase):
     is_active: bool
     client_id: int | None = None
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form; mypy rejects it
     @property
     def roster_warnings(self) -> list[str]:
         """What keeps this carer out of the rota's solves (empty when nothing does)."""
@@ -731,7 +732,7 @@ class RunPublic(SQLModel):
     warnings: list[str] = []
     unassigned: list[UnassignedPublic] = []
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form; mypy rejects it
     @property
     def gap_text(self) -> str:
         """The gap as a percentage (``'3.4%'``), or ``'unknown (no bound proven)'``."""
