@@ -2,9 +2,10 @@
 
 Ids in the file: carers ``m<member id>``, clients ``c<client id>``, visits
 ``t<template id>-<YYYYMMDD>`` (stable across re-solves of the same week). Skill expiry is
-exact: when some carer's skill ``s`` expires inside the week, the visits needing ``s`` ask
-for ``s@<date>`` and each carer holds ``s@<date>`` only on the dates the skill is still valid,
-so an expired medication certificate makes the carer ineligible from that date on.
+exact: a skill that expires inside the week goes into the carer's ``skills_valid_until``
+(``{"medication": "2026-12-02"}``, the problem format's own field), so an expired medication
+certificate makes the carer ineligible from that date on and the reasons a coordinator reads
+name the skill, the carer and the date.
 
 One bad record does not block the co-op's week: a carer without a home location, a care plan
 visit whose window is impossible, or any record the problem file's validation refuses is left
@@ -136,10 +137,6 @@ def build_problem(session: Session, coop_id: int, week_start: dt.date, history_w
                                                    Leave.end > h_start, Leave.start < h_end)).all():
             leave[lv.member_id].append(lv)
 
-    # skills expiring inside the week are qualified by date
-    expiring = {s.name for ss in skills.values() for s in ss
-                if s.expires_on is not None and week_start < s.expires_on < days[-1] + dt.timedelta(days=1)}
-
     left_out: list[dict[str, Any]] = []
     carers: list[dict[str, Any]] = []
     for m in carers_db:
@@ -149,11 +146,14 @@ def build_problem(session: Session, coop_id: int, week_start: dt.date, history_w
                              f"{m.full_name} (member {mid}) is left out of the week: {NEEDS_HOME}"})
             continue
         held: set[str] = set()
+        until: dict[str, str] = {}
         for s in skills[mid]:
-            if s.name in expiring:
-                held.update(f"{s.name}@{d.isoformat()}" for d in days if skill_held_on(s, d))
-            elif all(skill_held_on(s, d) for d in days):
+            if all(skill_held_on(s, d) for d in days):
                 held.add(s.name)
+            elif skill_held_on(s, days[0]) and s.expires_on is not None:
+                # valid at the start of the week, expiring inside it
+                held.add(s.name)
+                until[s.name] = s.expires_on.isoformat()
         intervals = []
         for a in avail[mid]:
             d = days[a.weekday]
@@ -171,6 +171,8 @@ def build_problem(session: Session, coop_id: int, week_start: dt.date, history_w
             "availability": [{"start": iso(s), "end": iso(e)} for s, e in intervals],
             "max_minutes_per_day": m.max_minutes_per_day, "max_minutes_per_week": m.max_minutes_per_week,
         }
+        if until:
+            carer["skills_valid_until"] = until
         if m.gender:
             carer["gender"] = m.gender
         if m.speed_kmh:
@@ -231,8 +233,7 @@ def build_problem(session: Session, coop_id: int, week_start: dt.date, history_w
             base = dt.datetime.combine(d, dt.time())
             roles = []
             for r in t.roles:
-                role: dict[str, Any] = {"skills": [f"{s}@{d.isoformat()}" if s in expiring else s
-                                                   for s in r.get("skills", [])]}
+                role: dict[str, Any] = {"skills": list(r.get("skills", []))}
                 if r.get("duration_minutes"):
                     role["duration_minutes"] = r["duration_minutes"]
                 roles.append(role)

@@ -161,6 +161,9 @@ def test_history_of_published_weeks_feeds_continuity(client, coop_a):
 
 
 def test_expired_skill_makes_the_carer_ineligible_from_that_date(client, coop_a):
+    """A certificate that expires mid-week: the problem file says so in the format's own
+    field (no per-day skill names), the visit after it is left with a reason naming the skill
+    and the date, and no '@' reaches what a coordinator reads."""
     h = coop_a.h("coordinator")
     staff = coop_a.members["staff"]["id"]
     skills = client.get(f"/members/{staff}/skills", headers=h).json()
@@ -172,12 +175,19 @@ def test_expired_skill_makes_the_carer_ineligible_from_that_date(client, coop_a)
     assert r.status_code == 201
     problem = client.get(f"/weeks/{FUTURE_MONDAY.isoformat()}/problem", headers=h).json()
     carer = next(c for c in problem["carers"] if c["id"] == f"m{staff}")
-    assert f"medication@{FUTURE_MONDAY.isoformat()}" in carer["skills"]
-    assert f"medication@{expiry.isoformat()}" not in carer["skills"]
+    assert "medication" in carer["skills"]
+    assert carer["skills_valid_until"] == {"medication": expiry.isoformat()}
+    assert not [s for c in problem["carers"] for s in c["skills"] if "@" in s]
+    assert not [s for v in problem["visits"] for r in v["roles"] for s in r["skills"] if "@" in s]
     rota = solved_rota(client, coop_a, FUTURE_MONDAY, publish=False)
     tuesday_med = next(v for v in rota["visits"] if v["label"] == "medication"
                        and v["earliest_start"].startswith(expiry.isoformat()))
     assert tuesday_med["status"] == "unassigned" and tuesday_med["reasons"]
+    reasons = " ".join(tuesday_med["reasons"])
+    assert "@" not in reasons
+    assert "'medication'" in reasons and expiry.strftime("%a %d %b") in reasons, reasons
+    assert coop_a.members["staff"]["full_name"] in reasons  # the person, not 'm<id>'
+
 
 
 def test_a_week_that_cannot_be_built_is_refused_and_nothing_is_written(client, coop_a):
