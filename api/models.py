@@ -19,16 +19,25 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 from pydantic import (
     ConfigDict,
-    NaiveDatetime,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     computed_field,
     field_validator,
     model_validator,
 )
+from pydantic import NaiveDatetime as _NaiveDatetime
 from sqlmodel import Column, Field, SQLModel, col
 
 from api.input import strict_scalar
+
+# Times in the API carry no offset: a visit's are the co-op's wall-clock times (08:00 is 08:00
+# whatever the season), a record's stamps are UTC. JSON Schema's "date-time" format demands an
+# offset, so the schema says what they are instead.
+NaiveDatetime = Annotated[_NaiveDatetime, WithJsonSchema({
+    "type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?$",
+    "description": "a time without an offset, e.g. 2026-12-01T08:30 (visits: the co-op's "
+                   "local time; record stamps: UTC)"})]
 
 ROLES = ("coordinator", "staff", "volunteer", "client", "family")
 CARER_ROLES = ("staff", "volunteer")

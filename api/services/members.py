@@ -227,7 +227,8 @@ def deactivate_member(session: Session, actor: Member, member_id: int) -> Member
     """Members are never deleted (rotas and the time bank refer to them): they are deactivated."""
     member = get_member(session, member_id, actor)
     if member.id == actor.id:
-        raise Invalid("member_id: a coordinator cannot deactivate themself")
+        # the request is well formed; it is the state (who is asking) that refuses it
+        raise Conflict("a coordinator cannot deactivate themself: ask another coordinator")
     member.is_active = False
     session.add(member)
     session.commit()
