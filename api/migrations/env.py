@@ -7,13 +7,17 @@ from sqlmodel import SQLModel
 
 import api.models  # noqa: F401  (registers the tables)
 from api.db import make_engine
+from timebank.models import ledger_tables
 
 config = context.config
 target_metadata = SQLModel.metadata
 
 
+LEDGER = {t.name for t in ledger_tables()}  # the time bank names its own tables
+
+
 def include_object(obj, name, type_, reflected, compare_to):
-    return not (type_ == "table" and (name.startswith("tb_") or name.startswith("apscheduler")))
+    return not (type_ == "table" and (name in LEDGER or name.startswith("apscheduler")))
 
 
 def run_migrations_offline() -> None:
