@@ -179,7 +179,7 @@ def _sign_in(driver: Any, url: str, email: str) -> None:
     driver.find_element(By.ID, "username").send_keys(email)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
     driver.find_element(By.ID, "sign-in").click()
-    _wait(driver, 20, lambda d: "/web/login" not in d.current_url)
+    _wait(driver, 45, lambda d: "/web/login" not in d.current_url)
 
 
 def _shot(driver: Any, shots: Path, name: str) -> None:
@@ -203,7 +203,7 @@ def test_coordinator_solves_fixes_and_publishes_and_the_carer_sees_it_on_a_phone
     week_field = driver.find_element(By.ID, "solve-week")
     assert week_field.get_attribute("value") == week.isoformat()
     driver.find_element(By.ID, "solve").click()
-    _wait(driver, 20, lambda d: "/web/runs/" in d.current_url)
+    _wait(driver, 45, lambda d: "/web/runs/" in d.current_url)
     status = driver.find_element(By.ID, "run-status").text
     assert status in ("queued", "running", "succeeded")
     _shot(driver, shots, "02-progress")
@@ -212,7 +212,7 @@ def test_coordinator_solves_fixes_and_publishes_and_the_carer_sees_it_on_a_phone
     assert driver.find_element(By.ID, "run-objective").text not in ("", "not yet")
     _shot(driver, shots, "03-progress-done")
     driver.find_element(By.ID, "open-draft").click()
-    _wait(driver, 20, lambda d: d.find_elements(By.ID, "board"))
+    _wait(driver, 45, lambda d: d.find_elements(By.ID, "board"))
     rota_id = int(driver.find_element(By.ID, "board").get_attribute("data-rota"))
     rota = api.get(f"/rotas/{rota_id}").json()
     assert rota["status"] == "draft"
@@ -226,7 +226,7 @@ def test_coordinator_solves_fixes_and_publishes_and_the_carer_sees_it_on_a_phone
     # an unassigned visit and its reason
     link = next(a for a in driver.find_elements(By.CSS_SELECTOR, "a.unassigned-link") if IMPOSSIBLE in a.text)
     link.click()
-    reasons = _wait(driver, 20, lambda d: d.find_element(By.ID, "reasons")).text
+    reasons = _wait(driver, 45, lambda d: d.find_element(By.ID, "reasons")).text
     assert "tracheostomy_care" in reasons
     assert driver.find_element(By.ID, "cover").text   # the section answers (nobody can, here)
     _shot(driver, shots, "05-unassigned-visit")
@@ -251,7 +251,7 @@ def test_coordinator_solves_fixes_and_publishes_and_the_carer_sees_it_on_a_phone
                 if b.get_attribute("data-member") == str(option["member_id"]))
     _shot(driver, shots, "06-who-can-cover")
     take.click()
-    _wait(driver, 20, lambda d: "the change is saved" in d.find_element(By.TAG_NAME, "main").text)
+    _wait(driver, 45, lambda d: "the change is saved" in d.find_element(By.TAG_NAME, "main").text)
     taken = next(v for v in api.get(f"/rotas/{rota_id}").json()["visits"] if v["id"] == visit["id"])
     assert taken["carer_ids"] == option["carer_ids"]
     assert driver.find_elements(By.ID, f"visit-{visit['id']}-{option['member_id']}")
@@ -272,7 +272,7 @@ def test_coordinator_solves_fixes_and_publishes_and_the_carer_sees_it_on_a_phone
     driver.execute_script("arguments[0].scrollIntoView({block: 'center', inline: 'center'});", block)
     ActionChains(driver).click_and_hold(block).move_by_offset(8, 8).move_to_element(cell).pause(0.2) \
         .release(cell).perform()
-    errors = _wait(driver, 20, lambda d: d.find_element(By.ID, "move-errors")).text
+    errors = _wait(driver, 45, lambda d: d.find_element(By.ID, "move-errors")).text
     assert "roles_and_skills" in errors and "lacks" in errors
     assert "refused" in driver.find_element(By.ID, "move-result").text
     _shot(driver, shots, "07-refused-move")
@@ -281,7 +281,7 @@ def test_coordinator_solves_fixes_and_publishes_and_the_carer_sees_it_on_a_phone
 
     # publish
     driver.find_element(By.ID, f"publish-{rota_id}").click()
-    _wait(driver, 20, lambda d: "is published" in d.find_element(By.TAG_NAME, "main").text)
+    _wait(driver, 45, lambda d: "is published" in d.find_element(By.TAG_NAME, "main").text)
     assert api.get(f"/rotas/{rota_id}").json()["status"] == "published"
 
     # the carer of that visit, on a phone-sized window, sees it in their week
@@ -328,7 +328,7 @@ def test_a_volunteers_double_click_on_give_gives_once(driver, demo, shots):
           .then(r => done(r.type === 'opaqueredirect' ? 303 : r.status)).catch(e => done(String(e)));""")
     assert status == 303
     ActionChains(driver).double_click(driver.find_element(By.ID, "gift-submit")).perform()
-    _wait(driver, 20, lambda d: "you gave" in d.find_element(By.TAG_NAME, "main").text)
+    _wait(driver, 45, lambda d: "you gave" in d.find_element(By.TAG_NAME, "main").text)
     assert "already sent: given once" in driver.find_element(By.ID, "message").text
     time.sleep(0.5)   # let a further post of the double click, if the browser sent one, finish
     assert server.gift_posts - posts >= 2
@@ -339,7 +339,7 @@ def test_a_volunteers_double_click_on_give_gives_once(driver, demo, shots):
     driver.find_element(By.ID, "to").send_keys(str(other.id))
     driver.find_element(By.ID, "gift-minutes").send_keys("15")
     driver.find_element(By.ID, "gift-submit").click()
-    _wait(driver, 20, lambda d: d.find_element(By.ID, "balance").get_attribute("data-minutes") == "75")
+    _wait(driver, 45, lambda d: d.find_element(By.ID, "balance").get_attribute("data-minutes") == "75")
     assert "already sent" not in driver.find_element(By.ID, "message").text
 
 
