@@ -55,7 +55,11 @@ class CoverOptionPublic(BaseModel):
     #: every carer of the visit with this option, in role order (member ids)
     carer_ids: list[int]
     start: dt.datetime
+    #: change of the rota's objective against the rota without the visit (or without the role)
     objective_delta: float
+    #: what covering it this way costs beyond the visit's own uncovered penalty (travel, faces,
+    #: lateness, pay): the figure to compare options by
+    cost: float
     extra_travel_minutes: int
     new_face: bool
     lateness_minutes: int
@@ -152,7 +156,7 @@ def cover_options(session: Session, actor: Member, rota_id: int, visit_id: int,
             raise Conflict(f"visit {visit_id}: {exc}") from None
     options = [CoverOptionPublic(member_id=_member_of(o.carer), full_name=names.get(o.carer, o.carer),
                                  carer_ids=[_member_of(c) for c in o.carers], start=problem.time_of(o.start),
-                                 objective_delta=round(o.objective_delta, 6),
+                                 objective_delta=round(o.objective_delta, 6), cost=round(o.cost, 6),
                                  extra_travel_minutes=o.extra_travel, new_face=o.new_face,
                                  lateness_minutes=o.lateness) for o in answer.options]
     for o, public in zip(answer.options[:check_first], options, strict=False):

@@ -179,7 +179,9 @@ def test_who_can_cover_answers_coordinators_of_the_coop_only(world, api_client):
     url = API_COVER.format(**ids)
     r = api_client.get(url, headers=a.h("coordinator"), params={"without": a.members["staff"]["id"]})
     assert r.status_code == 200, r.text
-    assert {o["member_id"] for o in r.json()["options"]} <= {a.members["staff2"]["id"]}
+    options = r.json()["options"]
+    assert {o["member_id"] for o in options} <= {a.members["staff2"]["id"]}
+    assert [o["cost"] for o in options] == sorted(o["cost"] for o in options)
     for role in ("staff", "staff2", "volunteer", "client", "family"):
         assert api_client.get(url, headers=a.h(role)).status_code == 403, role
     for role in b.tokens:
