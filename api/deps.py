@@ -33,7 +33,14 @@ def get_engine(request: Request) -> Engine:
 
 
 def get_session(request: Request) -> Iterator[Session]:
+    """A session for the request, carrying the request's endpoint (method and route path) as
+    the "why" of the access log's entries (``api.services.access_log``)."""
+    from api.services.access_log import ENDPOINT_KEY
+
+    route = request.scope.get("route")
+    path = getattr(route, "path", None) or request.url.path
     with Session(request.app.state.engine, expire_on_commit=False) as session:
+        session.info[ENDPOINT_KEY] = f"{request.method} {path}"
         yield session
 
 

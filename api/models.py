@@ -861,3 +861,49 @@ class ExchangeCreate(Forbid):
     to_member_id: Id
     minutes: int = Field(gt=0, le=24 * 60)
     note: str | None = Field(default=None, max_length=500)
+
+
+# ----------------------------------------------------------------------------- access log
+class AccessLogEntry(SQLModel, table=True):
+    """Who read or wrote a client's record or a member's personal details, what, when and why
+    (the endpoint). Append-only: the database refuses UPDATE and DELETE (revision 0008).
+
+    The subject ids are plain integers, not foreign keys: the log outlives what it is about."""
+
+    __tablename__ = "accesslog"
+    __table_args__ = (sa.Index("ix_accesslog_coop_id_id", "coop_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = Field(foreign_key="coop.id")
+    at: NaiveDatetime = Field(default_factory=utcnow)
+    actor_id: int
+    actor_role: str = Field(max_length=20)
+    #: ``read`` or ``write``
+    action: str = Field(max_length=10)
+    #: the kind of record: client, preferences, care_plan, visit, member, access_log, export
+    record_kind: str = Field(max_length=30)
+    record_id: int | None = None
+    #: the client the record is about, if any
+    client_id: int | None = Field(default=None, index=True)
+    #: the member the record is about, if any
+    subject_member_id: int | None = Field(default=None, index=True)
+    #: the endpoint and method, e.g. ``GET /visits/{visit_id}``
+    endpoint: str = Field(max_length=300)
+
+
+class AccessLogPublic(SQLModel):
+    id: int
+    at: NaiveDatetime
+    actor_id: int
+    actor_role: str
+    action: str
+    record_kind: str
+    record_id: int | None
+    client_id: int | None
+    subject_member_id: int | None
+    endpoint: str
+
+
+class AccessLogPage(SQLModel):
+    entries: list[AccessLogPublic]
+    #: pass as ``before`` for the next (older) page; ``null`` on the last one
+    next_cursor: int | None

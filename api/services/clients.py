@@ -25,6 +25,7 @@ from api.models import (
     role_of,
     saved_id,
 )
+from api.services.access_log import client_record, log, log_read
 from api.services.common import client_ids_visible_to, get_in_coop
 
 
@@ -46,19 +47,25 @@ def _readable_client(session: Session, actor: Member, client_id: int) -> Client:
 def list_clients(session: Session, actor: Member) -> list[ClientPublic]:
     visible = client_ids_visible_to(session, actor)
     q = select(Client).where(Client.coop_id == actor.coop_id).order_by(col(Client.id))
-    return [_public(session, c) for c in session.exec(q).all() if visible is None or c.id in visible]
+    found = [_public(session, c) for c in session.exec(q).all() if visible is None or c.id in visible]
+    log_read(session, actor, [client_record("client", c.id, c.id) for c in found])
+    return found
 
 
 def create_client(session: Session, actor: Member, data: ClientCreate) -> ClientPublic:
     client = Client(**data.model_dump(), coop_id=actor.coop_id)
     session.add(client)
+    session.flush()
+    log(session, actor, "write", [client_record("client", client.id, client.id)])
     session.commit()
     session.refresh(client)
     return _public(session, client)
 
 
 def read_client(session: Session, actor: Member, client_id: int) -> ClientPublic:
-    return _public(session, _readable_client(session, actor, client_id))
+    client = _readable_client(session, actor, client_id)
+    log_read(session, actor, [client_record("client", client.id, client.id)])
+    return _public(session, client)
 
 
 def update_client(session: Session, actor: Member, client_id: int, data: ClientUpdate) -> ClientPublic:
@@ -68,6 +75,7 @@ def update_client(session: Session, actor: Member, client_id: int, data: ClientU
             raise Invalid(f"{key}: may not be null")
         setattr(client, key, value)
     session.add(client)
+    log(session, actor, "write", [client_record("client", client.id, client.id)])
     session.commit()
     session.refresh(client)
     return _public(session, client)
@@ -92,6 +100,7 @@ def set_preferences(session: Session, actor: Member, client_id: int,
                       (CarerChoice.excluded, data.excluded_carers)):
         for mid in dict.fromkeys(ids):
             session.add(ClientCarer(client_id=saved_id(client), member_id=mid, kind=kind))
+    log(session, actor, "write", [client_record("preferences", client.id, client.id)])
     session.commit()
     return _public(session, client)
 
@@ -144,8 +153,10 @@ def list_templates(session: Session, actor: Member, client_id: int) -> list[Visi
     """A client's care plan: for coordinators, the client and shared family (the route's scope),
     of a client they may read."""
     client = _readable_client(session, actor, client_id)
-    return list(session.exec(select(VisitTemplate).where(VisitTemplate.client_id == client.id)
+    plan = list(session.exec(select(VisitTemplate).where(VisitTemplate.client_id == client.id)
                              .order_by(col(VisitTemplate.id))).all())
+    log_read(session, actor, [client_record("care_plan", client.id, client.id)])
+    return plan
 
 
 def create_template(session: Session, actor: Member, client_id: int,
@@ -154,6 +165,8 @@ def create_template(session: Session, actor: Member, client_id: int,
     fields = data.model_dump(mode="json")
     tpl = VisitTemplate(**fields, client_id=saved_id(client), coop_id=actor.coop_id)
     session.add(tpl)
+    session.flush()
+    log(session, actor, "write", [client_record("care_plan_visit", tpl.id, client.id)])
     session.commit()
     session.refresh(tpl)
     return tpl
@@ -174,6 +187,7 @@ def update_template(session: Session, actor: Member, template_id: int,
     for key, value in changes.items():
         setattr(tpl, key, value)
     session.add(tpl)
+    log(session, actor, "write", [client_record("care_plan_visit", tpl.id, tpl.client_id)])
     session.commit()
     session.refresh(tpl)
     return tpl
@@ -183,6 +197,7 @@ def deactivate_template(session: Session, actor: Member, template_id: int) -> Vi
     tpl = get_in_coop(session, VisitTemplate, template_id, actor, "care plan visit")
     tpl.is_active = False
     session.add(tpl)
+    log(session, actor, "write", [client_record("care_plan_visit", tpl.id, tpl.client_id)])
     session.commit()
     return tpl
 

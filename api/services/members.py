@@ -33,6 +33,7 @@ from api.models import (
     saved_id,
 )
 from api.security import create_token, decode_token, hash_password, verify_password
+from api.services import access_log as audit
 from api.services.bank import open_member_account
 from api.services.common import get_member, member_for_self_or_coordinator
 
@@ -101,7 +102,9 @@ def list_members(session: Session, actor: Member, role: Role | None = None,
         q = q.where(Member.role == role)
     if not include_inactive:
         q = q.where(Member.is_active == True)  # noqa: E712
-    return list(session.exec(q.order_by(col(Member.id))).all())
+    found = list(session.exec(q.order_by(col(Member.id))).all())
+    audit.log_read(session, actor, [audit.member_record(m.id) for m in found])
+    return found
 
 
 def create_member(session: Session, actor: Member, data: MemberCreate) -> Member:
@@ -121,6 +124,7 @@ def create_member(session: Session, actor: Member, data: MemberCreate) -> Member
     try:
         session.flush()
         open_member_account(session, member)   # the member and their account, or neither
+        audit.log(session, actor, "write", [audit.member_record(member.id)])
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -149,6 +153,7 @@ def change_role(session: Session, actor: Member, member_id: int, data: RoleChang
     session.add(member)
     session.flush()
     open_member_account(session, member)
+    audit.log(session, actor, "write", [audit.member_record(member.id)])
     session.commit()
     session.refresh(member)
     return member
@@ -198,7 +203,9 @@ def set_password(session: Session, secret: str, data: PasswordSet) -> Member:
 
 
 def read_member(session: Session, actor: Member, member_id: int) -> Member:
-    return member_for_self_or_coordinator(session, member_id, actor)
+    member = member_for_self_or_coordinator(session, member_id, actor)
+    audit.log_read(session, actor, [audit.member_record(member.id)])
+    return member
 
 
 def update_member(session: Session, actor: Member, member_id: int, data: MemberUpdate) -> Member:
@@ -218,6 +225,7 @@ def update_member(session: Session, actor: Member, member_id: int, data: MemberU
         session.rollback()
         raise Invalid("lat and lon: give both or neither")
     session.add(member)
+    audit.log(session, actor, "write", [audit.member_record(member.id)])
     session.commit()
     session.refresh(member)
     return member
@@ -231,6 +239,7 @@ def deactivate_member(session: Session, actor: Member, member_id: int) -> Member
         raise Conflict("a coordinator cannot deactivate themself: ask another coordinator")
     member.is_active = False
     session.add(member)
+    audit.log(session, actor, "write", [audit.member_record(member.id)])
     session.commit()
     return member
 

@@ -30,6 +30,7 @@ from api.models import (
     role_of,
     saved_id,
 )
+from api.services import access_log as audit
 from api.services import bank
 from api.services.common import client_ids_visible_to, get_in_coop
 from api.services.problem_builder import check_week_start
@@ -37,6 +38,11 @@ from api.services.rotas import visit_public, week_of
 from timebank import Ledger
 
 log = logging.getLogger("carerota.visits")
+
+
+def _visit_record(v: Visit) -> audit.Record:
+    """A visit in the access log: its lasting id (the one the API shows) and its client."""
+    return ("visit", v.week_visit_id, v.client_id, None)
 
 
 def _end(v: Visit) -> dt.datetime:
@@ -76,6 +82,7 @@ def get_visit(session: Session, actor: Member, visit_id: int) -> VisitDetail:
     v, _rota = _current_row(session, actor, visit_id)
     if not _can_read(session, actor, v):
         raise NotFound(f"visit {visit_id} not found")
+    audit.log_read(session, actor, [_visit_record(v)])
     role = role_of(actor)
     if role == "coordinator" or (role in ("staff", "volunteer") and actor.id in v.carer_ids):
         return VisitDetail(**_my_visit(session, v, actor, {}).model_dump())
@@ -121,6 +128,7 @@ def complete_visit(session: Session, ledger: Ledger, actor: Member, visit_id: in
         raise Invalid("actual_start: more than a day away from the planned start")
     v.status, v.actual_start, v.actual_end, v.completed_by = VisitStatus.completed, start, end, actor.id
     session.add(v)
+    audit.log(session, actor, "write", [_visit_record(v)])
     session.commit()
     _credit(session, ledger, v, str(actor.id))
     return visit_public(v)
@@ -156,6 +164,7 @@ def mark_visit(session: Session, actor: Member, visit_id: int, status: VisitStat
                        "a visit can be marked missed only once it was due; cancel it instead")
     v.status = status
     session.add(v)
+    audit.log(session, actor, "write", [_visit_record(v)])
     session.commit()
     return visit_public(v)
 
@@ -216,8 +225,9 @@ def my_rota(session: Session, actor: Member, week_start: dt.date | None, today: 
                     "(none this week)")
     start = dt.datetime.combine(week_start, dt.time())
     clients: dict[int, Client | None] = {}
-    visits = [_my_visit(session, v, actor, clients)
-              for v in _published_visits_for(session, actor, start, start + dt.timedelta(days=7))]
+    rows = _published_visits_for(session, actor, start, start + dt.timedelta(days=7))
+    visits = [_my_visit(session, v, actor, clients) for v in rows]
+    audit.log_read(session, actor, [_visit_record(v) for v in rows])
     return MyRotaPublic(week_start=week_start, shown=shown, note=note, visits=visits)
 
 
@@ -231,7 +241,9 @@ def client_visits(session: Session, actor: Member, client_id: int, week_start: d
     q = (select(Visit).join(Rota, col(Rota.id) == col(Visit.rota_id))
          .where(Visit.client_id == client.id, Rota.status == RotaStatus.published,
                 Rota.week_start == week_start).order_by(col(Visit.earliest_start)))
-    return [visit_public(v) for v in session.exec(q).all()]
+    rows = list(session.exec(q).all())
+    audit.log_read(session, actor, [_visit_record(v) for v in rows])
+    return [visit_public(v) for v in rows]
 
 
 def calendar(session: Session, member: Member, now: dt.datetime, tz: str) -> bytes:

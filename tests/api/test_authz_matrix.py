@@ -191,3 +191,34 @@ def test_tokens_are_checked(client, world):
                             "purpose": "access", "exp": dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)},
                            "guessed-secret-guessed-secret-guessed", algorithm="HS256")
     assert client.get("/members", headers=auth(other_key)).status_code == 401
+
+
+def test_the_access_log_is_read_only_by_the_coops_coordinators_and_those_it_is_about(client, world):
+    """The log says who read whose care data, so it is care data too: another co-op's roles get
+    a 403 or 404 for co-op A's client and member, A's carers, clients and family a 403 for the
+    co-op's log, and nobody's own log (``/me/access-log``) shows entries about a client who did
+    not share their record with them."""
+    a, b, ids, *_ = world
+    leaks = []
+    for role, token in b.tokens.items():
+        for params in ({"client_id": ids["client_id"]}, {"member_id": ids["member_id"]}):
+            r = client.get("/access-log", headers=auth(token), params=params)
+            if r.status_code not in (403, 404) or set(r.json()) - {"detail", "errors"}:
+                leaks.append(f"other-coop {role}: /access-log {params} -> {r.status_code}")
+    for role in ("staff", "staff2", "volunteer", "client", "family"):
+        r = client.get("/access-log", headers=a.h(role), params={"client_id": ids["client_id"]})
+        if r.status_code != 403:
+            leaks.append(f"same-coop {role}: /access-log -> {r.status_code}")
+    callers = {f"other-coop {role}": token for role, token in b.tokens.items()}
+    callers.update({f"same-coop {role}": a.tokens[role]
+                    for role in ("staff2", "volunteer", "client", "family")})
+    for who, token in callers.items():
+        r = client.get("/me/access-log", headers=auth(token), params={"limit": 500})
+        assert r.status_code == 200, r.text
+        about = [e for e in r.json()["entries"] if e["client_id"] == ids["client_id"]
+                 or (e["subject_member_id"] == ids["member_id"])]
+        if about:
+            leaks.append(f"{who}: /me/access-log shows {about[0]}")
+    assert not leaks, "\n".join(leaks)
+    assert client.get("/access-log", headers=a.h("coordinator"),
+                      params={"client_id": ids["client_id"]}).status_code == 200

@@ -26,9 +26,9 @@ import timebank.models  # noqa: F401  (registers the ledger's tables)
 
 TRIGGERS = {
     "sqlite": {"tb_transaction_no_update", "tb_transaction_no_delete", "tb_entry_no_update",
-               "tb_entry_no_delete"},
+               "tb_entry_no_delete", "accesslog_no_update", "accesslog_no_delete"},
     "postgresql": {"tb_transaction_append_only", "tb_transaction_no_truncate", "tb_entry_append_only",
-                   "tb_entry_no_truncate"},
+                   "tb_entry_no_truncate", "accesslog_append_only", "accesslog_no_truncate"},
 }
 
 
@@ -98,7 +98,8 @@ def test_the_comparison_sees_a_column_the_migrations_never_added(migrated: sa.En
 
 
 def test_migrations_install_the_ledger_append_only_triggers(migrated: sa.Engine) -> None:
-    """``compare_metadata`` does not see triggers: check the frozen 0002 installs all of them."""
+    """``compare_metadata`` does not see triggers: check the frozen 0002 (ledger) and 0008
+    (access log) install all of them."""
     dialect = migrated.dialect.name
     with migrated.connect() as conn:
         if dialect == "sqlite":
