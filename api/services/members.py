@@ -245,22 +245,29 @@ def deactivate_member(session: Session, actor: Member, member_id: int) -> Member
 
 
 # ----------------------------------------------------------------------------- skills
-def _carer(session: Session, actor: Member, member_id: int, write: bool) -> Member:
+def _carer(session: Session, actor: Member, member_id: int, write: bool, what: str) -> Member:
+    """The carer whose skills, availability or leave (``what``) are read or written; the access
+    is logged (a write's entry commits with the write, or not at all)."""
     member = get_member(session, member_id, actor) if write else \
         member_for_self_or_coordinator(session, member_id, actor)
     if role_of(member) not in ("staff", "volunteer"):
         raise NotFound(f"member {member_id} is not a carer (staff or volunteer): no skills, "
                        "availability or leave")
+    record = (f"member_{what}", member.id, None, member.id)
+    if write:
+        audit.log(session, actor, "write", [record])
+    else:
+        audit.log_read(session, actor, [record])
     return member
 
 
 def list_skills(session: Session, actor: Member, member_id: int) -> list[Skill]:
-    member = _carer(session, actor, member_id, write=False)
+    member = _carer(session, actor, member_id, write=False, what="skills")
     return list(session.exec(select(Skill).where(Skill.member_id == member.id).order_by(col(Skill.id))))
 
 
 def add_skill(session: Session, actor: Member, member_id: int, data: SkillCreate) -> Skill:
-    member = _carer(session, actor, member_id, write=True)
+    member = _carer(session, actor, member_id, write=True, what="skills")
     skill = Skill(**data.model_dump(), member_id=saved_id(member))
     session.add(skill)
     session.commit()
@@ -269,7 +276,7 @@ def add_skill(session: Session, actor: Member, member_id: int, data: SkillCreate
 
 
 def remove_skill(session: Session, actor: Member, member_id: int, skill_id: int) -> None:
-    member = _carer(session, actor, member_id, write=True)
+    member = _carer(session, actor, member_id, write=True, what="skills")
     skill = session.get(Skill, skill_id)
     if skill is None or skill.member_id != member.id:
         raise NotFound(f"skill {skill_id} not found")
@@ -279,14 +286,14 @@ def remove_skill(session: Session, actor: Member, member_id: int, skill_id: int)
 
 # ----------------------------------------------------------------------------- availability
 def list_availability(session: Session, actor: Member, member_id: int) -> list[Availability]:
-    member = _carer(session, actor, member_id, write=False)
+    member = _carer(session, actor, member_id, write=False, what="availability")
     return list(session.exec(select(Availability).where(Availability.member_id == member.id)
                              .order_by(col(Availability.weekday), col(Availability.start))))
 
 
 def add_availability(session: Session, actor: Member, member_id: int,
                      data: AvailabilityCreate) -> Availability:
-    member = _carer(session, actor, member_id, write=True)
+    member = _carer(session, actor, member_id, write=True, what="availability")
     item = Availability(**data.model_dump(), member_id=saved_id(member))
     session.add(item)
     session.commit()
@@ -295,7 +302,7 @@ def add_availability(session: Session, actor: Member, member_id: int,
 
 
 def remove_availability(session: Session, actor: Member, member_id: int, item_id: int) -> None:
-    member = _carer(session, actor, member_id, write=True)
+    member = _carer(session, actor, member_id, write=True, what="availability")
     item = session.get(Availability, item_id)
     if item is None or item.member_id != member.id:
         raise NotFound(f"availability {item_id} not found")
@@ -304,12 +311,12 @@ def remove_availability(session: Session, actor: Member, member_id: int, item_id
 
 
 def list_leave(session: Session, actor: Member, member_id: int) -> list[Leave]:
-    member = _carer(session, actor, member_id, write=False)
+    member = _carer(session, actor, member_id, write=False, what="leave")
     return list(session.exec(select(Leave).where(Leave.member_id == member.id).order_by(col(Leave.start))))
 
 
 def add_leave(session: Session, actor: Member, member_id: int, data: LeaveCreate) -> Leave:
-    member = _carer(session, actor, member_id, write=True)
+    member = _carer(session, actor, member_id, write=True, what="leave")
     item = Leave(**data.model_dump(), member_id=saved_id(member))
     session.add(item)
     session.commit()
@@ -318,7 +325,7 @@ def add_leave(session: Session, actor: Member, member_id: int, data: LeaveCreate
 
 
 def remove_leave(session: Session, actor: Member, member_id: int, item_id: int) -> None:
-    member = _carer(session, actor, member_id, write=True)
+    member = _carer(session, actor, member_id, write=True, what="leave")
     item = session.get(Leave, item_id)
     if item is None or item.member_id != member.id:
         raise NotFound(f"leave {item_id} not found")

@@ -32,6 +32,7 @@ from api.models import (
     saved_id,
     utcnow,
 )
+from api.services import access_log as audit
 from api.services.common import get_in_coop
 from api.services.problem_builder import FMT, build_problem, carer_key, check_week_start
 from api.services.wording import humanize, names_of
@@ -170,16 +171,30 @@ def _rota(session: Session, actor: Member, rota_id: int) -> Rota:
 
 def get_rota(session: Session, actor: Member, rota_id: int) -> RotaDetail:
     rota = _rota(session, actor, rota_id)
-    return RotaDetail(**rota_public(rota).model_dump(),
-                      visits=[visit_public(v) for v in visits_of(session, saved_id(rota))])
+    visits = visits_of(session, saved_id(rota))
+    _log_rota_read(session, actor, rota, {v.client_id for v in visits})
+    return RotaDetail(**rota_public(rota).model_dump(), visits=[visit_public(v) for v in visits])
+
+
+def _log_rota_read(session: Session, actor: Member, rota: Rota, client_ids: set[int]) -> None:
+    """A rota shows every client's visits: one access-log entry per client on it."""
+    audit.log_read(session, actor, [("rota", rota.id, c, None) for c in sorted(client_ids)])
+
+
+def _rota_clients(session: Session, rota: Rota) -> set[int]:
+    return set(session.exec(select(Visit.client_id).where(Visit.rota_id == rota.id)).all())
 
 
 def rota_file(session: Session, actor: Member, rota_id: int) -> dict[str, Any]:
-    return _rota(session, actor, rota_id).rota_file
+    rota = _rota(session, actor, rota_id)
+    _log_rota_read(session, actor, rota, _rota_clients(session, rota))
+    return rota.rota_file
 
 
 def rota_problem(session: Session, actor: Member, rota_id: int) -> dict[str, Any]:
-    return _rota(session, actor, rota_id).problem
+    rota = _rota(session, actor, rota_id)
+    _log_rota_read(session, actor, rota, _rota_clients(session, rota))
+    return rota.problem
 
 
 def week_problem(session: Session, actor: Member, week_start: dt.date, history_weeks: int) -> dict:

@@ -147,3 +147,22 @@ def test_the_log_pages_newest_first_with_a_cursor(client, world):
     assert nxt["entries"] and max(e["id"] for e in nxt["entries"]) < min(ids)
     assert client.get("/access-log", headers=auth(a.tokens["coordinator"]),
                       params={"limit": 0}).status_code == 422
+
+
+def test_the_rota_board_is_logged_per_client_and_a_carers_skills_per_member(client, world):
+    """A rota shows every client's visits, so reading it is logged once for each client on it
+    (and shows in each client's log); a carer's skills are personal details of the carer."""
+    a, *_ = world
+    h = a.h("coordinator")
+    rotas = client.get("/rotas", headers=h).json()
+    rota_id = rotas[0]["id"]
+    assert client.get(f"/rotas/{rota_id}", headers=h).status_code == 200
+    board = [e for e in _entries(client, h, "/access-log", limit=10)
+             if e["endpoint"] == "GET /rotas/{rota_id}"]
+    assert sorted(e["client_id"] for e in board) == sorted(c["id"] for c in a.clients)
+    assert all(e["record_kind"] == "rota" and e["record_id"] == rota_id for e in board)
+    assert [e for e in _entries(client, a.h("client")) if e["endpoint"] == "GET /rotas/{rota_id}"]
+    staff = a.members["staff"]["id"]
+    assert client.get(f"/members/{staff}/skills", headers=h).status_code == 200
+    skills = [e for e in _entries(client, a.h("staff")) if e["endpoint"] == "GET /members/{member_id}/skills"]
+    assert len(skills) == 1 and skills[0]["record_kind"] == "member_skills"

@@ -2,7 +2,8 @@
 
 An append-only table, as the ledger's transactions and entries: the database refuses UPDATE and
 DELETE on it (and TRUNCATE on PostgreSQL), so the log of who saw care data cannot be edited by
-the service either. Frozen DDL, like 0002.
+the service either. Frozen DDL, like 0002. A downgrade below 0008 drops the log with its
+entries (back it up first).
 
 Revision ID: 0008
 Revises: 0007
@@ -71,4 +72,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise RuntimeError("downgrading below 0008 would drop the access log; restore a backup instead")
+    # Dropping the table drops its triggers with it (and its entries: back the log up first).
+    op.drop_table('accesslog')
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute("DROP FUNCTION IF EXISTS accesslog_refuse_change()")
