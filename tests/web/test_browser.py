@@ -158,13 +158,16 @@ def _wait(driver: Any, seconds: float, condition: Any) -> Any:
         NoSuchElementException,
         StaleElementReferenceException,
         TimeoutException,
+        WebDriverException,
     )
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     try:
         return WebDriverWait(driver, seconds, poll_frequency=0.2, ignored_exceptions=(
-            NoSuchElementException, StaleElementReferenceException)).until(condition)
+            NoSuchElementException, StaleElementReferenceException,
+            # an element read while the page navigates: "node does not belong to the document"
+            WebDriverException)).until(condition)
     except TimeoutException:
         shown = driver.find_element(By.TAG_NAME, "main").text[:2000] if driver.find_elements(
             By.TAG_NAME, "main") else driver.page_source[:2000]
