@@ -10,18 +10,15 @@ Leases: claiming a run gives the worker a fresh ``lease_id``; progress, the stor
 failure are written only by an update conditioned on that lease and ``status = running``, so
 once recovery (a restart after a crash) has revoked the lease, an orphaned worker's late answer
 changes nothing. Worker processes also die with the service process that started them
-(``PR_SET_PDEATHSIG`` on Linux, and a watchdog thread everywhere).
+(a watchdog thread on the parent pid, checked every second).
 """
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import logging
 import multiprocessing
 import os
-import signal
-import sys
 import threading
 import time
 import uuid
@@ -45,15 +42,11 @@ PARENT_POLL_SECONDS = 1.0
 def _die_with_parent(parent_pid: int) -> None:
     """Pool initializer: the worker process ends when the process that started it is gone.
 
-    On Linux the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``); the watchdog
-    thread is the portable fallback (the parent pid changes when a process is orphaned)."""
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG = 1
-        except OSError:
-            pass
-    if os.getppid() != parent_pid:   # the parent died before the prctl took effect
+    A watchdog thread checks the parent pid (it changes when a process is orphaned). Not
+    ``PR_SET_PDEATHSIG``: the kernel ties that to the *thread* that started the child, and the
+    pool starts its processes from whichever request thread submitted first, so a solve was
+    killed as soon as that thread ended (found by the browser tests)."""
+    if os.getppid() != parent_pid:   # the parent died before this ran
         os._exit(1)
 
     def watch() -> None:
