@@ -20,6 +20,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from scheduler.candidates import build_options, role_allows, visit_day
 from scheduler.model.context import Weights
 from scheduler.problem import Problem
@@ -62,8 +64,13 @@ class CoverSession:
         self.search = Search(problem, build_options(problem), self.weights, self.day_of_visit)
         self.index = {v.id: i for i, v in enumerate(problem.visits)}
         self.carer_index = {c.id: i for i, c in enumerate(problem.carers)}
+        self._keep: tuple[np.ndarray, int] | None = None
 
-    def ask(self, rota: Rota, visit_id: str, without: Iterable[str] = (), limit: int = 10) -> CoverAnswer:
+    def ask(self, rota: Rota, visit_id: str, without: Iterable[str] = (), limit: int = 10,
+            keep_others: bool = True) -> CoverAnswer:
+        """``keep_others``: only places where every other visit keeps its start (so taking an
+        option is one hand edit of this visit); False also allows places that push the
+        carer's later visits (or a partner's) later, as the solver would."""
         t0 = time.monotonic()
         p, search = self.problem, self.search
         if visit_id not in self.index:
@@ -84,6 +91,7 @@ class CoverSession:
             return CoverAnswer(visit_id, (), (), time.monotonic() - t0)
         inst, nd = search.inst, int(search.inst.dims[2])
         st, iref, ref = live.a, search.iref, live.ref
+        self._keep = (st.v_S.copy(), vi) if keep_others else None
         s0, day, scale = int(inst.v_stop0[vi]), int(inst.v_day[vi]), self.weights.scale
         base = search.objective(live)
         role = open_roles[0]
@@ -124,6 +132,7 @@ class CoverSession:
         for pos in range(int(live.a.r_len[k]) + 1):
             core.savepoint(ref)
             ok = bool(core.insert_stop(iref, ref, k, pos, s)) and bool(core.evaluate(iref, ref))
+            ok = ok and self._others_kept(live)
             val = int(core.objective(iref, ref)) if ok else None
             core.rollback(iref, ref)
             if val is not None and (best_val is None or val < best_val):
@@ -132,23 +141,32 @@ class CoverSession:
             return False
         return bool(core.insert_stop(iref, ref, k, best_pos, s)) and bool(core.evaluate(iref, ref))
 
+    def _others_kept(self, live: Live) -> bool:
+        if self._keep is None:
+            return True
+        starts, vi = self._keep
+        st = live.a
+        moved = np.flatnonzero((st.v_S != starts) & (st.v_cov > 0))
+        return bool(((moved == vi) | (moved < 0)).all())
+
     def _why_not(self, ci: int, vi: int) -> str:
         p = self.problem
         visit, carer = p.visits[vi], p.carers[ci]
         lo, hi = visit.earliest_start, visit.last_start + visit.duration_minutes
         if not any(iv.start < hi and iv.end > lo for iv in carer.availability):
             return "not working then"
-        return "no place in their day keeps every rule (other visits, travel, caps or rest)"
+        return ("no place in their day keeps every rule with their other visits where they are "
+                "(travel, caps or rest)")
 
 
 _sessions: dict[int, CoverSession] = {}
 
 
 def who_can_cover(problem: Problem, rota: Rota, visit_id: str, without: Iterable[str] = (),
-                  limit: int = 10) -> CoverAnswer:
+                  limit: int = 10, keep_others: bool = True) -> CoverAnswer:
     """One question; the compiled week is kept for the next question about the same problem."""
     session = _sessions.get(id(problem))
     if session is None or session.problem is not problem:
         _sessions.clear()
         session = _sessions[id(problem)] = CoverSession(problem)
-    return session.ask(rota, visit_id, without, limit)
+    return session.ask(rota, visit_id, without, limit, keep_others)

@@ -83,3 +83,22 @@ def test_a_carer_off_that_day_is_refused_with_a_reason() -> None:
     answer = who_can_cover(p, empty, "e1")
     assert [o.carer for o in answer.options] == ["bryn"]
     assert dict(answer.refused)["ann"] == "not working then"
+
+
+def test_by_default_an_option_moves_no_other_visit_so_taking_it_is_one_edit() -> None:
+    """A suggestion the coordinator takes with one click changes that visit only; pushing the
+    carer's next visit later is offered only when asked for (keep_others=False)."""
+    p = build([carer("ann"), carer("bryn")], [client("dai"), client("eira")],
+              [visit("b1", "eira", "09:00", latest="11:00"), visit("a1", "dai", "08:45")], days=1,
+              weights={"unassigned_essential": 1_000_000, "travel": 1})
+    r = Rota(problem=p.name, status="feasible", assignments=[Assignment("b1", ("ann",), 9 * 60)],
+             unassigned=[], objective=None, best_bound=None, kpis={}, solve_seconds=0.0)
+    strict = CoverSession(p).ask(r, "a1")
+    assert [o.carer for o in strict.options] == ["bryn"]
+    assert "ann" in dict(strict.refused)
+    loose = CoverSession(p).ask(r, "a1", keep_others=False)
+    assert {o.carer for o in loose.options} == {"ann", "bryn"}
+    for o in strict.options:
+        taken = _with(r, Assignment("a1", o.carers, o.start))
+        assert check(p, taken).violations == [] or all(
+            v.rule in ("objective", "kpis") for v in check(p, taken).violations)
