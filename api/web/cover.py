@@ -170,7 +170,7 @@ def cover_options(session: Session, actor: Member, rota_id: int, visit_id: int,
 router = APIRouter(route_class=StrictJSONRoute, tags=["rotas"])
 
 
-@router.get("/rotas/{rota_id}/visits/{visit_id}/cover", response_model=CoverPublic, include_in_schema=False)
+@router.get("/rotas/{rota_id}/visits/{visit_id}/cover", response_model=CoverPublic)
 def who_can_cover(rota_id: PathId, visit_id: PathId, session: SessionDep, member: Coordinator,
                   without: Annotated[list[int], Query(max_length=4)] = [],  # noqa: B006
                   limit: Annotated[int, Query(ge=1, le=50)] = 10,

@@ -18,6 +18,7 @@ WEEK = FUTURE_MONDAY.isoformat()
 # a valid body per (method, path) so that a 2xx would be a real read or write
 BODIES: dict[tuple[str, str], object] = {
     ("GET", "/members/{member_id}"): None,
+    ("GET", "/rotas/{rota_id}/visits/{visit_id}/cover"): None,
     ("PATCH", "/members/{member_id}"): {"full_name": "hijacked", "hourly_cost": 99.0},
     ("DELETE", "/members/{member_id}"): None,
     ("PUT", "/members/{member_id}/role"): {"role": "coordinator"},
