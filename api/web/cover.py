@@ -7,21 +7,18 @@ rota's co-op, like every other rota read). It reads the rota through the rota se
 ``scheduler.cover`` and names the carers as the co-op knows them. Taking an option is an
 ordinary hand edit (``PUT .../assignment``), checked by the checker like any other.
 
-The ranking places the visit at the cheapest place of each carer's day, and may start the
-carer's later visits later to make room; a hand edit changes one visit. So each option also
-says what the checker finds wrong with the rota when only this visit changes (``breaks``,
-usually empty): an option that breaks nothing is taken in one click, the others say why not.
-The checker runs once per option over the whole week (about 0.4 s on a 500-client week), so
-only the first ``check`` options are checked beforehand (``breaks: null`` for the others: they
-are checked when taken, like any hand edit).
+The ranking places the visit at the cheapest place of each carer's day where every other
+visit keeps its start (``scheduler.cover``'s default), so an option is exactly one hand edit
+and the evaluator, which keeps every rule, already found it lawful. ``check=N`` also runs the
+whole-week checker on the first N options beforehand (``breaks``; about 0.4 s each on a
+500-client week, so off by default); every option is checked again when taken, like any hand
+edit.
 
 The compiled week (``CoverSession``) is kept per rota version and problem, so the second and
 later questions about a week answer in milliseconds; a lock keeps one question at a time per
 session (its state is reused between questions).
 
-The endpoint is left out of the OpenAPI schema for now: the authorization matrix
-(``tests/api/test_authz_matrix.py``) takes its endpoint list from the schema and must list it
-first; ``tests/web/test_page_authz.py`` checks it meanwhile.
+The endpoint is in the OpenAPI schema and the authorization matrix.
 """
 
 from __future__ import annotations
@@ -128,7 +125,7 @@ def _breaks(problem: Problem, rota: Rota, key: str, carers: tuple[str, ...], sta
 
 
 def cover_options(session: Session, actor: Member, rota_id: int, visit_id: int,
-                  without: list[int], limit: int = 10, check_first: int = 3) -> CoverPublic:
+                  without: list[int], limit: int = 10, check_first: int = 0) -> CoverPublic:
     """The carers who could take visit ``visit_id`` of rota ``rota_id`` (its open role: all of
     it when uncovered, else the roles of the carers in ``without``), cheapest first."""
     stored = rotas.rota_file(session, actor, rota_id)   # coordinator of the co-op, as GET /rotas/{id}/file
@@ -174,7 +171,7 @@ router = APIRouter(route_class=StrictJSONRoute, tags=["rotas"])
 def who_can_cover(rota_id: PathId, visit_id: PathId, session: SessionDep, member: Coordinator,
                   without: Annotated[list[int], Query(max_length=4)] = [],  # noqa: B006
                   limit: Annotated[int, Query(ge=1, le=50)] = 10,
-                  check: Annotated[int, Query(ge=0, le=50)] = 3) -> CoverPublic:
+                  check: Annotated[int, Query(ge=0, le=50)] = 0) -> CoverPublic:
     """Who can cover this visit: the carers allowed for its open role (all of it when
     uncovered; ``without`` names carers on it who cannot come), ranked by the change in the
     rota's objective, each with extra travel, new face and lateness, the first ``check`` with
