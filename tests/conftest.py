@@ -15,7 +15,8 @@ def objectives_equal(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
 
 
-def assert_valid_solve(problem: Problem, time_limit: float = 10.0, workers: int = 1, seed: int = 0):
+def assert_valid_solve(problem: Problem, time_limit: float = 10.0, workers: int = 1, seed: int = 0,
+                       strategy: str = "auto"):
     """Solve ``problem``, check the rota independently, and return ``(rota, report)``.
 
     Fails the test when the checker finds any violation or the rota's claimed objective
@@ -24,7 +25,7 @@ def assert_valid_solve(problem: Problem, time_limit: float = 10.0, workers: int 
     from scheduler.checker import check
     from scheduler.solve import SolveOptions, solve
 
-    rota = solve(problem, SolveOptions(time_limit=time_limit, workers=workers, seed=seed))
+    rota = solve(problem, SolveOptions(time_limit=time_limit, workers=workers, seed=seed, strategy=strategy))
     report = check(problem, rota)
     assert report.ok, "solver returned an invalid rota:\n" + "\n".join(
         str(v) for v in report.violations

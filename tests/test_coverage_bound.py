@@ -28,6 +28,7 @@ from scheduler.checker import (
 from scheduler.example import generate_problem
 from scheduler.problem import Problem, Visit, problem_from_dict
 from scheduler.rota import Assignment, Rota, Unassigned
+from tests.conftest import assert_valid_solve
 from tests.rules.builders import (
     assert_accepts,
     at,
@@ -482,23 +483,12 @@ def test_bound_is_never_below_the_best_rota_on_contended_mornings(problem: Probl
 # 4. The solver shows the bound beside its coverage
 # ======================================================================================
 
-def _checked_solve(problem: Problem) -> Rota:
-    from scheduler.solve import SolveOptions, solve
-
-    r = solve(problem, SolveOptions(time_limit=4, workers=1, seed=0))
-    report = check(problem, r)
-    assert report.ok, "\n".join(str(v) for v in report.violations)
-    assert r.objective is not None
-    assert abs(report.objective - r.objective) <= 1e-6 * max(1.0, abs(r.objective))
-    return r
-
-
 def test_a_rota_that_leaves_an_essential_visit_says_coverage_is_proven_maximal():
     """An over-full week (one carer, two visits at one fixed time): the coordinator must read
     that no rota covers more, not guess whether a longer search would."""
     p = build([carer("ann")], [client("dai"), client("eira")],
               [visit("d1", "dai", "08:00"), visit("e1", "eira", "08:00")], days=1)
-    r = _checked_solve(p)
+    r, _report = assert_valid_solve(p, time_limit=4)
     cov = r.kpis["essential_coverage_bound"]
     assert essential_covered(p, r) == 1
     assert cov["essential_total"] == 2 and cov["bound"] == 1
@@ -509,7 +499,7 @@ def test_a_rota_that_leaves_an_essential_visit_says_coverage_is_proven_maximal()
 def test_a_rota_covering_every_essential_visit_needs_no_bound_search():
     """Full essential coverage is its own proof; the bound equals the total and costs nothing."""
     p = build([carer("ann")], [client("dai")], [visit("d1", "dai", "08:00")], days=1)
-    r = _checked_solve(p)
+    r, _report = assert_valid_solve(p, time_limit=4)
     cov = r.kpis["essential_coverage_bound"]
     assert cov == {"essential_total": 1, "bound": 1, "method": "every essential visit covered",
                    "proven_maximal": True}

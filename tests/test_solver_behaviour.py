@@ -10,7 +10,7 @@ import pytest
 from scheduler.checker import check
 from scheduler.example import generate_problem
 from scheduler.problem import Problem, problem_from_dict
-from scheduler.rota import Rota, rota_to_dict
+from scheduler.rota import rota_to_dict
 from scheduler.solve import SolveOptions, solve
 from tests.conftest import assert_valid_solve, objectives_equal
 
@@ -109,12 +109,6 @@ def _exact_week() -> Problem:
     return problem_from_dict(_small_week(clients=3, seed=2))
 
 
-def _checked(problem: Problem, rota: Rota) -> None:
-    report = check(problem, rota)
-    assert report.ok, [str(v) for v in report.violations]
-    assert rota.objective is not None and objectives_equal(report.objective, rota.objective)
-
-
 def test_exact_path_keeps_the_search_rota_when_cp_sat_finds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """CP-SAT may stop with no solution (time, memory, a model fault): the rota returned is then
     the local search's, valued by the evaluator (checker-equal), never an all-unassigned value,
@@ -123,8 +117,7 @@ def test_exact_path_keeps_the_search_rota_when_cp_sat_finds_nothing(monkeypatch:
 
     problem = _exact_week()
     monkeypatch.setattr(cp_model.CpSolver, "solve", lambda self, model, cb=None: cp_model.UNKNOWN)
-    rota = solve(problem, SolveOptions(time_limit=3, workers=1, seed=0, strategy="exact"))
-    _checked(problem, rota)
+    rota, _report = assert_valid_solve(problem, time_limit=3, strategy="exact")
     assert rota.assignments, "the search's rota was dropped"
     assert rota.status == "feasible"
     assert rota.extra["stats"].get("exact_improved") is not True
@@ -147,8 +140,7 @@ def test_exact_path_refuses_a_cp_sat_rota_that_breaks_a_rule(monkeypatch: pytest
         return new
 
     monkeypatch.setattr(solve_mod.Solver, "_extract", broken_extract)
-    rota = solve(problem, SolveOptions(time_limit=3, workers=1, seed=0, strategy="exact"))
-    _checked(problem, rota)
+    rota, _report = assert_valid_solve(problem, time_limit=3, strategy="exact")
     assert rota.assignments
     assert rota.extra["stats"].get("exact_improved") is not True
     if rota.status == "optimal":
