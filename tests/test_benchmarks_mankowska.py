@@ -206,3 +206,59 @@ def test_published_brkga_routes_for_a1_give_the_published_cost():
     assert rep.ok, rep.errors
     assert rep.distance == pytest.approx(680.934, abs=1e-3)
     assert rep.objective == pytest.approx(226.978, abs=1e-3)
+
+
+def _fake_rounded(calls: list, objective_by_scale: dict[int, float], optimal: set[int]):
+    """A stand-in for one engine solve: records (scale, rounding, budget), spends its budget."""
+    from types import SimpleNamespace
+
+    def fake(inst, label, rounding, limit, out_dir, workers, seed, scale):
+        calls.append((scale, rounding, round(limit, 3)))
+        obj = objective_by_scale[scale]
+        ver = SimpleNamespace(objective=obj, distance=obj, tardiness=0.0, max_tardiness=0.0, ok=True, errors=[])
+        status = "optimal" if scale in optimal else "feasible"
+        return {"res": {"wall_seconds": limit if status == "feasible" else 0.5, "timeline": []},
+                "rounding": rounding, "scale": scale, "status": status, "objective": int(obj * 3 * scale),
+                "bound": None, "ver": ver, "sol": {"objective": obj}}
+    return fake
+
+
+def test_unproven_first_model_shares_the_budget_with_the_scale_2_model(tmp_path, monkeypatch):
+    """Rounding ties routes whose true objectives differ (B1 is best at scale 1, B2 at scale 2):
+    when the scale-1 model of a proof class is not proven optimal it must get only half the limit,
+    the scale-2 model the rest, and the better verified result is the one reported."""
+    import benchmarks.mankowska as mk
+
+    path = tmp_path / "tiny_instance.txt"
+    path.write_text(TINY, encoding="utf-8")
+    calls: list = []
+    monkeypatch.setattr(mk, "_solve_rounded", _fake_rounded(calls, {1: 12.0, 2: 11.5}, optimal=set()))
+    row, _ = mk.solve_instance("tiny", path, tmp_path / "out", time_limit=10.0, log=lambda *_: None)
+    assert calls == [(1, "down", 5.0), (2, "down", 5.0)]
+    assert row["objective"] == 11.5 and row["best_rounding"] == "scale 2 down"
+
+
+def test_proven_first_model_leaves_the_rest_to_other_roundings(tmp_path, monkeypatch):
+    """A proof says the rounded model is solved; the time left goes to other roundings (ties)."""
+    import benchmarks.mankowska as mk
+
+    path = tmp_path / "tiny_instance.txt"
+    path.write_text(TINY, encoding="utf-8")
+    calls: list = []
+    monkeypatch.setattr(mk, "_solve_rounded", _fake_rounded(calls, {1: 12.0, 2: 11.5}, optimal={1, 2}))
+    row, _ = mk.solve_instance("tiny", path, tmp_path / "out", time_limit=10.0, log=lambda *_: None)
+    assert [c[:2] for c in calls][:4] == [(1, "down"), (2, "down"), (2, "up"), (1, "up")]
+    assert calls[0][2] == 5.0 and calls[1][2] == 9.5  # the first solve's unused budget is passed on
+
+
+def test_pinned_scale_gets_the_whole_limit(tmp_path, monkeypatch):
+    """`--scale 1 --rounding down` is one model: it must not be cut to half the limit."""
+    import benchmarks.mankowska as mk
+
+    path = tmp_path / "tiny_instance.txt"
+    path.write_text(TINY, encoding="utf-8")
+    calls: list = []
+    monkeypatch.setattr(mk, "_solve_rounded", _fake_rounded(calls, {1: 12.0}, optimal=set()))
+    mk.solve_instance("tiny", path, tmp_path / "out", time_limit=10.0, scale=1, rounding="down",
+                      log=lambda *_: None)
+    assert calls == [(1, "down", 10.0)]
