@@ -450,6 +450,9 @@ PROBE_SHARE = 0.1
 # differ, and the two scales break the ties differently: B1 428.10 at scale 1 but 429.24 at
 # scale 2, B2 478.51 at scale 1 but 476.05 at scale 2, both found in under 10 s)
 FIRST_SHARE = 0.5
+# below this limit the first solve keeps the whole budget: A's scale-1 model is proven optimal in
+# about a second on a quiet machine, and on a loaded one half of 10 s may not be enough for it
+SPLIT_MIN_LIMIT = 30.0
 TARGET_GAP_BY_CLASS = {"A": 0.0, "B": 2.0, "C": 2.0, "D": 5.0, "E": 5.0, "F": 5.0, "G": 5.0}
 
 
@@ -517,9 +520,9 @@ def solve_instance(label: str, path: Path, out_dir: Path, time_limit: float | No
     bound is a valid lower bound). While each solve proves its rounded model optimal and time
     is left, solve the instance again rounded another way (scale 2 down/up, scale 1 up, then
     nearest): rounding can tie route sets whose true objectives differ by a few hundredths.
-    The first solve gets half the limit; when it ends without a proof, the scale-2 ``down`` model
-    gets the rest. The best verified result is kept; any other solve without a proof used the
-    whole remaining budget.
+    With a limit of 30 s or more the first solve gets half of it; when it ends without a proof,
+    the scale-2 ``down`` model gets the rest. The best verified result is kept; any other solve
+    without a proof used the whole remaining budget.
     Classes C-G (no proof in reach) use the scale-2 ``down`` model instead, after a probe of a
     tenth of the budget shows that it covers every service at that scale (else scale 1).
     """
@@ -550,13 +553,14 @@ def solve_instance(label: str, path: Path, out_dir: Path, time_limit: float | No
         plan += [(sc, rd) for sc in scales for rd in roundings if (sc, rd) not in plan]
     spent, best, lower_bound, timeline_pts, errors, first = 0.0, None, None, [], [], None
     probe_ok = False
+    split = not probe and plan[1:2] == [(2, "down")] and limit >= SPLIT_MIN_LIMIT
     for i, (sc, rd) in enumerate(plan):
         budget = limit - spent
         if i > 0 and budget < 1.0:
             break
         if probe and i == 0:
             budget = PROBE_SHARE * limit
-        elif i == 0 and plan[1:2] == [(2, "down")]:
+        elif i == 0 and split:
             budget = FIRST_SHARE * limit
         elif probe and (i == 1) != probe_ok:
             continue  # the second scale-2 solve only after a good probe; scale 1 only after a bad one
@@ -585,7 +589,7 @@ def solve_instance(label: str, path: Path, out_dir: Path, time_limit: float | No
         if probe and i == 0:
             probe_ok = "error" not in one
             continue
-        if one.get("status") != "optimal" and not (i == 0 and plan[1:2] == [(2, "down")]):
+        if one.get("status") != "optimal" and not (i == 0 and split):
             break  # no proof, no spare time: the budget went into this model
     timeline = {"instance": label, "best_known": bk, "denominator": 3, "timeline": timeline_pts}
     row.update(t_first=None if first is None else round(first, 3), wall_seconds=round(spent, 3),

@@ -215,7 +215,8 @@ def _fake_rounded(calls: list, objective_by_scale: dict[int, float], optimal: se
     def fake(inst, label, rounding, limit, out_dir, workers, seed, scale):
         calls.append((scale, rounding, round(limit, 3)))
         obj = objective_by_scale[scale]
-        ver = SimpleNamespace(objective=obj, distance=obj, tardiness=0.0, max_tardiness=0.0, ok=True, errors=[])
+        ver = SimpleNamespace(objective=obj, distance=obj, tardiness=0.0, max_tardiness=0.0, ok=True,
+                              errors=[])
         status = "optimal" if scale in optimal else "feasible"
         return {"res": {"wall_seconds": limit if status == "feasible" else 0.5, "timeline": []},
                 "rounding": rounding, "scale": scale, "status": status, "objective": int(obj * 3 * scale),
@@ -233,9 +234,21 @@ def test_unproven_first_model_shares_the_budget_with_the_scale_2_model(tmp_path,
     path.write_text(TINY, encoding="utf-8")
     calls: list = []
     monkeypatch.setattr(mk, "_solve_rounded", _fake_rounded(calls, {1: 12.0, 2: 11.5}, optimal=set()))
-    row, _ = mk.solve_instance("tiny", path, tmp_path / "out", time_limit=10.0, log=lambda *_: None)
-    assert calls == [(1, "down", 5.0), (2, "down", 5.0)]
+    row, _ = mk.solve_instance("tiny", path, tmp_path / "out", time_limit=60.0, log=lambda *_: None)
+    assert calls == [(1, "down", 30.0), (2, "down", 30.0)]
     assert row["objective"] == 11.5 and row["best_rounding"] == "scale 2 down"
+
+
+def test_short_limit_keeps_the_whole_budget_for_the_first_model(tmp_path, monkeypatch):
+    """At A's 10 s, halving would starve the scale-1 model on a loaded machine: it keeps it all."""
+    import benchmarks.mankowska as mk
+
+    path = tmp_path / "tiny_instance.txt"
+    path.write_text(TINY, encoding="utf-8")
+    calls: list = []
+    monkeypatch.setattr(mk, "_solve_rounded", _fake_rounded(calls, {1: 12.0, 2: 11.5}, optimal=set()))
+    mk.solve_instance("tiny", path, tmp_path / "out", time_limit=10.0, log=lambda *_: None)
+    assert calls == [(1, "down", 10.0)]
 
 
 def test_proven_first_model_leaves_the_rest_to_other_roundings(tmp_path, monkeypatch):
@@ -246,9 +259,9 @@ def test_proven_first_model_leaves_the_rest_to_other_roundings(tmp_path, monkeyp
     path.write_text(TINY, encoding="utf-8")
     calls: list = []
     monkeypatch.setattr(mk, "_solve_rounded", _fake_rounded(calls, {1: 12.0, 2: 11.5}, optimal={1, 2}))
-    row, _ = mk.solve_instance("tiny", path, tmp_path / "out", time_limit=10.0, log=lambda *_: None)
+    mk.solve_instance("tiny", path, tmp_path / "out", time_limit=60.0, log=lambda *_: None)
     assert [c[:2] for c in calls][:4] == [(1, "down"), (2, "down"), (2, "up"), (1, "up")]
-    assert calls[0][2] == 5.0 and calls[1][2] == 9.5  # the first solve's unused budget is passed on
+    assert calls[0][2] == 30.0 and calls[1][2] == 59.5  # the first solve's unused budget is passed on
 
 
 def test_pinned_scale_gets_the_whole_limit(tmp_path, monkeypatch):
