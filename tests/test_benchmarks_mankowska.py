@@ -275,3 +275,27 @@ def test_pinned_scale_gets_the_whole_limit(tmp_path, monkeypatch):
     mk.solve_instance("tiny", path, tmp_path / "out", time_limit=10.0, scale=1, rounding="down",
                       log=lambda *_: None)
     assert calls == [(1, "down", 10.0)]
+
+
+@pytest.mark.parametrize(("probe_covers", "second"), [(True, 2), (False, 1)])
+def test_classes_without_a_proof_probe_scale_2_then_spend_the_rest(tmp_path, monkeypatch, probe_covers,
+                                                                   second):
+    """C-G: a tenth of the limit checks that the scale-2 model covers every service; the rest goes
+    to scale 2 after a good probe and to scale 1 after a bad one, never to both."""
+    import benchmarks.mankowska as mk
+
+    path = tmp_path / "tiny_instance.txt"
+    path.write_text(TINY, encoding="utf-8")
+    calls: list = []
+    fake = _fake_rounded(calls, {1: 12.0, 2: 11.5}, optimal=set())
+
+    def probe_aware(inst, label, rounding, limit, out_dir, workers, seed, scale):
+        one = fake(inst, label, rounding, limit, out_dir, workers, seed, scale)
+        if scale == 2 and len(calls) == 1 and not probe_covers:
+            one["error"] = "1 service(s) left unassigned"
+        return one
+
+    monkeypatch.setattr(mk, "_solve_rounded", probe_aware)
+    monkeypatch.setattr(mk, "instance_class", lambda inst: "C")
+    mk.solve_instance("tiny", path, tmp_path / "out", time_limit=120.0, log=lambda *_: None)
+    assert calls == [(2, "down", 12.0), (second, "down", 108.0)]
