@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 
@@ -262,6 +263,7 @@ def test_proven_first_model_leaves_the_rest_to_other_roundings(tmp_path, monkeyp
     mk.solve_instance("tiny", path, tmp_path / "out", time_limit=60.0, log=lambda *_: None)
     assert [c[:2] for c in calls][:4] == [(1, "down"), (2, "down"), (2, "up"), (1, "up")]
     assert calls[0][2] == 30.0 and calls[1][2] == 59.5  # the first solve's unused budget is passed on
+    assert [c[:2] for c in calls][6:8] == [(1, "random-1"), (2, "random-1")]
 
 
 def test_pinned_scale_gets_the_whole_limit(tmp_path, monkeypatch):
@@ -299,3 +301,19 @@ def test_classes_without_a_proof_probe_scale_2_then_spend_the_rest(tmp_path, mon
     monkeypatch.setattr(mk, "instance_class", lambda inst: "C")
     mk.solve_instance("tiny", path, tmp_path / "out", time_limit=120.0, log=lambda *_: None)
     assert calls == [(2, "down", 12.0), (second, "down", 108.0)]
+
+
+def test_randomised_rounding_is_reproducible_and_rounds_to_a_neighbour():
+    """A portfolio draw must give the same model on every run (a benchmark row can be re-run), and
+    each arc must move by less than one unit, as the other roundings do."""
+    from benchmarks.mankowska import quantise
+
+    values = [i * 0.37 + 0.011 for i in range(200)]
+    draw = [quantise(v, 2, "random-3") for v in values]
+    assert draw == [quantise(v, 2, "random-3") for v in values]
+    assert all(math.floor(2 * v) <= q <= math.ceil(2 * v) for v, q in zip(values, draw, strict=True))
+    assert draw != [quantise(v, 2, "random-4") for v in values]
+    bias = sum(q - 2 * v for v, q in zip(values, draw, strict=True)) / len(values)
+    assert bias == pytest.approx(0, abs=0.1)
+    with pytest.raises(ValueError):
+        quantise(1.5, 1, "random-x")
