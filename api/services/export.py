@@ -153,3 +153,53 @@ def client_export(session: Session, actor: Member, client_id: int) -> dict:
         "client": _client_part(session, client),
         "access_log": _dump(audit.entries_about(session, client.coop_id, client.id, None)),
     }
+
+
+# ----------------------------------------------------------------------------- the readable page
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Your data held by carerota</title>
+<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem}
+table{border-collapse:collapse;margin:.3rem 0 1rem}td,th{border:1px solid #bbb;padding:.2rem .4rem;
+text-align:left;vertical-align:top}th{background:#f2f2f2}h2{margin-top:2rem}</style></head>
+<body>
+<h1>Everything carerota holds about you</h1>
+<p>Exported {{ doc.exported_at }} (UTC), format {{ doc.format }}. The same data as a JSON file:
+<code>GET /me/export</code>.</p>
+{%- macro show(value) -%}
+{%- if value is mapping -%}
+<table>{% for k, v in value.items() %}<tr><th>{{ k }}</th><td>{{ show(v) }}</td></tr>{% endfor %}</table>
+{%- elif value is string -%}{{ value }}
+{%- elif value is iterable -%}
+{%- if not value -%}<em>none</em>
+{%- elif value[0] is mapping -%}
+{%- set keys = value[0].keys() | list -%}
+<table><tr>{% for k in keys %}<th>{{ k }}</th>{% endfor %}</tr>
+{% for row in value %}<tr>{% for k in keys %}<td>{{ show(row[k]) }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+{%- else -%}{{ value | join(", ") }}{%- endif -%}
+{%- elif value is none -%}<em>none</em>
+{%- else -%}{{ value }}{%- endif -%}
+{%- endmacro %}
+{% for section, value in doc.items() if section not in ("format", "exported_at") %}
+<h2>{{ SECTIONS.get(section, section) }}</h2>
+{{ show(value) }}
+{% endfor %}
+</body></html>
+"""
+SECTIONS = {
+    "subject": "Who this is about", "profile": "Your details", "skills": "Skills",
+    "availability": "Availability", "leave": "Leave", "client": "Your care record",
+    "shared_with_me": "Care records shared with you", "visits_as_carer": "Visits you made or will make",
+    "rotas_as_carer": "Rotas you are in", "timebank": "Time bank statement",
+    "access_log": "Who read or changed your records",
+}
+
+
+def render_html(doc: dict) -> str:
+    """The export as a readable page: every section of the JSON file as tables; every value is
+    HTML-escaped (autoescape), so a name or a note can never become markup."""
+    from jinja2 import Environment
+
+    env = Environment(autoescape=True)
+    return env.from_string(_PAGE).render(doc=doc, SECTIONS=SECTIONS)
