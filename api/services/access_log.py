@@ -220,6 +220,14 @@ def entries_about(session: Session, coop_id: int, client_id: int | None,
     return _public(rows, _subjects_of(session, rows), (clients, members))
 
 
+def entries_by(session: Session, coop_id: int, actor_id: int) -> list[AccessLogPublic]:
+    """Every entry of what a member read or wrote, oldest first (for their export), without the
+    records of other people it touched (``subjects`` empty, the columns only of a single record)."""
+    q = (select(AccessLogEntry).where(AccessLogEntry.coop_id == coop_id, AccessLogEntry.actor_id == actor_id)
+         .order_by(col(AccessLogEntry.id)))
+    return [AccessLogPublic.model_validate(r, from_attributes=True) for r in session.exec(q).all()]
+
+
 def install_append_only(conn: sa.Connection) -> None:
     """The append-only triggers, for a database made without the migrations (``create_all``);
     the same DDL as revisions 0008 and 0009p."""

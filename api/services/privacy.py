@@ -505,11 +505,39 @@ def _loc(loc: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"lat": round(float(loc["lat"]), 3), "lon": round(float(loc["lon"]), 3)}
 
 
+#: the most places for which a pseudonymised problem carries its exact travel times
+EXACT_TRAVEL_PLACES = 300
+
+
+def _exact_travel(problem: dict[str, Any]) -> dict[str, dict[str, int]] | None:
+    """Travel minutes between every pair of the problem's places as the exact coordinates give
+    them, when one table can say it (every carer travels at the problem's speed) and the week
+    is small enough; else None (the rounded coordinates are used)."""
+    from scheduler.problem import problem_from_dict
+
+    carers = problem.get("carers", [])
+    if not carers or any(c.get("speed_kmh") is not None for c in carers):
+        return None
+    places = [str(c["id"]) for c in problem.get("clients", [])]
+    if (problem.get("rules") or {}).get("home_travel"):
+        places += [str(c["id"]) for c in carers]
+    if len(places) > EXACT_TRAVEL_PLACES:
+        return None
+    parsed = problem_from_dict({**problem, "pinned": []})
+    carer = parsed.carers[0]
+    return {a: {b: parsed.travel_minutes(a, b, carer) for b in places} for a in places}
+
+
 def pseudonymise_problem(problem: dict[str, Any], ps: Pseudonyms) -> dict[str, Any]:
     """A problem file with stable pseudonyms for ids, no names, coordinates rounded to 3
-    decimals (about 100 m), everything the solver and the checker need kept (the travel matrix
-    too, under the pseudonyms)."""
+    decimals (about 100 m), everything the solver and the checker need kept (a travel matrix
+    too, under the pseudonyms). When one table can hold them (``_exact_travel``), the exact
+    travel times go in the matrix, so the pseudonymised rota file checks against the
+    pseudonymised problem with the same objective."""
     p = copy.deepcopy(problem)
+    exact = _exact_travel(problem)
+    if exact is not None:
+        p["travel"] = {**(p.get("travel") or {}), "matrix": exact}
     p["name"] = "pseudonymised week" + (f" from {p['horizon']['start'][:10]}" if p.get("horizon") else "")
     for c in p.get("carers", []):
         c["id"] = c["name"] = ps(str(c["id"]))

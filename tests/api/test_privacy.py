@@ -15,10 +15,12 @@ from sqlmodel import Session, select
 from api.models import Member, role_of
 from api.services import bank
 from api.services.privacy import run_retention
+from scheduler.checker import check
 from scheduler.problem import problem_from_dict
+from scheduler.rota import rota_from_dict
 from tests.api.checks import assert_rota_checked
 from tests.api.conftest import FUTURE_MONDAY, PAST_MONDAY, auth, build_coop, login, solved_rota
-from tests.conftest import assert_valid_solve
+from tests.conftest import assert_valid_solve, objectives_equal
 
 TEXT_TYPES = (sa.String, sa.Text, sa.JSON)
 
@@ -285,6 +287,12 @@ def test_a_pseudonymised_week_names_no_one_and_still_solves_and_checks(client, w
     assert {x["visit"] for x in file["assignments"]} <= visit_ids
     assert {c for x in file["assignments"] for c in x["carers"]} <= carer_ids
     assert not [n for n in names if n in json.dumps(prob) + json.dumps(file)]
+    # every carer travels at the co-op's speed: the exact travel times are in the matrix, so the
+    # shared rota file checks against the shared problem with the stored rota's objective
+    shared_problem = problem_from_dict(prob)
+    report = check(shared_problem, rota_from_dict(file, shared_problem))
+    assert report.ok, report.violations
+    assert objectives_equal(report.objective, future["objective"])
     assert (
         client.get(
             f"/weeks/{week}/problem", headers=a.h("staff"), params={"pseudonymise": "true"}
