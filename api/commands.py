@@ -245,8 +245,9 @@ def retention(dry_run: DryRun = False,
         engine.dispose()
         ledger.engine.dispose()
     verb = "would be" if dry_run else "were"
-    print(f"retention{' (dry run)' if dry_run else ''}: {report.rotas_pseudonymised} rota versions {verb} "
-          f"pseudonymised, {report.clients_erased} clients and {report.members_erased} members {verb} erased")
+    print(f"retention{' (dry run)' if dry_run else ''}: {report.rotas_pseudonymised} rota versions and "
+          f"{report.runs_pseudonymised} runs {verb} pseudonymised, {report.clients_erased} clients and "
+          f"{report.members_erased} members {verb} erased")
     for line in report.refused:
         print(f"  kept: {line}")
 

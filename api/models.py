@@ -1005,6 +1005,7 @@ class RetentionReport(SQLModel):
 
     dry_run: bool
     rotas_pseudonymised: int = 0
+    runs_pseudonymised: int = 0
     clients_erased: int = 0
     members_erased: int = 0
     refused: list[str] = []

@@ -180,11 +180,12 @@ def _rewrite(value: Any, fn: Callable[[str], str]) -> Any:
 
 
 def _replacer(texts: dict[str, str]) -> Callable[[str], str]:
-    """Replace each text (at least 2 characters; longest first) by its substitute, anywhere."""
+    """Replace each text (at least 2 characters; longest first) by its substitute wherever it
+    stands on its own (not inside a longer word: erasing 'Ann' leaves 'Anna' alone)."""
     keys = sorted((t for t in texts if t and len(t.strip()) >= 2), key=len, reverse=True)
     if not keys:
         return lambda s: s
-    pattern = re.compile("|".join(re.escape(k) for k in keys))
+    pattern = re.compile("|".join(rf"(?<!\w){re.escape(k)}(?!\w)" for k in keys))
     return lambda s: pattern.sub(lambda m: texts[m.group(0)], s)
 
 
@@ -421,6 +422,28 @@ def _pseudonymise_rota(session: Session, rota: Rota, now: dt.datetime) -> None:
         session.add(v)
 
 
+def _pseudonymised_run(run: SolveRun) -> tuple[Any, Any, str | None] | None:
+    """The run's stored problem, id map and error with the names out (as ``_pseudonymise_rota``),
+    or None when there is nothing to change (so a second pass changes nothing)."""
+    if run.problem is None:
+        return None
+    names: dict[str, str] = {}
+    problem = copy.deepcopy(run.problem)
+    for section, pseudonym in (("carers", member_pseudonym), ("clients", client_pseudonym)):
+        for c in problem.get(section, []):
+            if c.get("name"):
+                new_name = pseudonym(int(str(c["id"])[1:]))
+                names[str(c["name"])] = new_name
+                c["name"] = new_name
+    id_map = copy.deepcopy(run.id_map) if run.id_map is not None else None
+    for meta in (id_map or {}).get("visits", {}).values():
+        meta["label"] = "visit"
+    error = _replacer(names)(run.error) if run.error else run.error
+    if (problem, id_map, error) == (run.problem, run.id_map, run.error):
+        return None
+    return problem, id_map, error
+
+
 def _last_visit(session: Session, where: Any) -> dt.datetime | None:
     return session.exec(select(sa.func.max(Visit.latest_start)).where(where)).one()
 
@@ -441,6 +464,15 @@ def run_retention(engine: Engine, ledger: Ledger, now: dt.datetime, dry_run: boo
                 report.rotas_pseudonymised += 1
                 if not dry_run:
                     _pseudonymise_rota(session, rota, now)
+            for run in session.exec(select(SolveRun).where(SolveRun.coop_id == cid,
+                                                           SolveRun.week_start <= week_cutoff)).all():
+                new = _pseudonymised_run(run)
+                if new is None:
+                    continue
+                report.runs_pseudonymised += 1
+                if not dry_run:
+                    run.problem, run.id_map, run.error = new
+                    session.add(run)
             for client in session.exec(select(Client).where(Client.coop_id == cid, Client.is_active == False,  # noqa: E712
                                                             col(Client.erased_at).is_(None))).all():
                 last = _last_visit(session, Visit.client_id == client.id)
@@ -469,9 +501,9 @@ def run_retention(engine: Engine, ledger: Ledger, now: dt.datetime, dry_run: boo
                     _erase_member_rows(session, member, now)
             if not dry_run:
                 session.commit()
-    log.info("retention%s: %s rota versions pseudonymised, %s clients and %s members erased, %s refused",
-             " (dry run)" if dry_run else "", report.rotas_pseudonymised, report.clients_erased,
-             report.members_erased, len(report.refused))
+    log.info("retention%s: %s rota versions and %s runs pseudonymised, %s clients and %s members "
+             "erased, %s refused", " (dry run)" if dry_run else "", report.rotas_pseudonymised,
+             report.runs_pseudonymised, report.clients_erased, report.members_erased, len(report.refused))
     return report
 
 

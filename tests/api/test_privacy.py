@@ -232,14 +232,17 @@ def test_the_retention_job_pseudonymises_what_expired_and_a_second_run_changes_n
     engine, ledger = app.state.engine, app.state.ledger
     start = _rows(engine, a.id)
     dry = run_retention(engine, ledger, later, dry_run=True, coop_id=a.id)
-    assert dry.rotas_pseudonymised == 1 and dry.clients_erased == 1 and dry.members_erased == 1
+    assert (dry.rotas_pseudonymised, dry.runs_pseudonymised, dry.clients_erased, dry.members_erased) == (
+        1, 1, 1, 1)
     assert _rows(engine, a.id) == start
     first = run_retention(engine, ledger, later, coop_id=a.id)
-    assert (first.rotas_pseudonymised, first.clients_erased, first.members_erased) == (1, 1, 1)
+    assert (first.rotas_pseudonymised, first.runs_pseudonymised, first.clients_erased,
+            first.members_erased) == (1, 1, 1, 1)
     after_first = _rows(engine, a.id)
     assert after_first != start
     second = run_retention(engine, ledger, later, coop_id=a.id)
-    assert (second.rotas_pseudonymised, second.clients_erased, second.members_erased) == (0, 0, 0)
+    assert (second.rotas_pseudonymised, second.runs_pseudonymised, second.clients_erased,
+            second.members_erased) == (0, 0, 0, 0)
     assert _rows(engine, a.id) == after_first
     names = [a.clients[1]["name"], a.members["family"]["full_name"], a.members["family"]["email"]]
     names += [m["full_name"] for m in a.members.values()]
