@@ -48,7 +48,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from api.errors import Conflict, NotFound
+from api.errors import Conflict, Invalid, NotFound
 from api.models import (
     Availability,
     Client,
@@ -121,11 +121,14 @@ def set_hold(session: Session, actor: Member, kind: str, subject_id: int,
              reason: str | None) -> LegalHoldPublic:
     """Place (``reason``) or lift (``None``) a legal hold on a member or client record: while it
     stands the record cannot be erased, by a coordinator or by retention."""
+    if reason is not None and not reason.strip():
+        raise Invalid("reason: say why the record is held (it is shown when erasure is refused)",
+                      ["reason: must not be blank"])
     subject = _subject(session, actor, kind, subject_id)
     if subject.erased_at is not None and reason is not None:
         raise Conflict(f"{kind} {subject_id} was erased on {subject.erased_at:%Y-%m-%d}; "
                        "there is nothing to hold")
-    subject.legal_hold = reason.strip() if reason else None
+    subject.legal_hold = reason.strip() if reason is not None else None
     session.add(subject)
     audit.log(session, actor, "write", [_subject_record(kind, subject, "legal_hold")])
     session.commit()
@@ -161,8 +164,8 @@ def _client_obligations(session: Session, ledger: Ledger, coop: Coop, client: Cl
         why.append(f"legal hold: {client.legal_hold}")
     if client.is_active:
         why.append("the client is still active: end their care first (PATCH /clients/{id} is_active false)")
-    for m in session.exec(select(Member).where(Member.client_id == client.id, Member.erased_at.is_(None))  # type: ignore[union-attr]
-                          ).all():
+    for m in session.exec(select(Member).where(Member.client_id == client.id,
+                                               col(Member.erased_at).is_(None))).all():
         if m.is_active:
             why.append(f"member {m.id} (the client's login) is still active: deactivate them first")
     return why

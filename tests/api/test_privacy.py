@@ -151,6 +151,8 @@ def test_erasure_is_refused_while_an_obligation_stands(client, world):
     assert "legal hold: employment tribunal 2291" in detail and "still active" in detail
     assert "time bank: the balance is" in detail and "erase_with_open_balance" in detail
     assert client.delete(f"/members/{vol}/legal-hold", headers=h).json()["legal_hold"] is None
+    r = client.put(f"/members/{vol}/legal-hold", headers=h, json={"reason": "   "})
+    assert r.status_code == 422 and "reason" in r.text
     assert client.get(f"/members/{vol}", headers=h).json()["full_name"] == a.members["volunteer"]["full_name"]
     r = client.post(f"/clients/{a.clients[0]['id']}/erase", headers=h)
     assert r.status_code == 409 and "the client is still active" in r.json()["detail"]
