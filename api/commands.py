@@ -215,7 +215,45 @@ def reconcile(coop: Annotated[int | None, typer.Option(help="only this co-op (id
     raise typer.Exit(1)
 
 
+privacy_app = typer.Typer(help="Retention of personal data (the co-ops' privacy policies).",
+                          no_args_is_help=True)
+DryRun = Annotated[bool, typer.Option("--dry-run", help="say what would be done, change nothing")]
+
+
+@privacy_app.command("retention")
+def retention(dry_run: DryRun = False,
+              coop: Annotated[int | None, typer.Option(help="only this co-op (id)")] = None) -> None:
+    """Pseudonymise and erase what the co-ops' retention periods say has expired (the
+    scheduler's ``retention`` job does the same daily). Prints what was done (or would be)."""
+    import datetime as dt
+
+    from api.db import StartupError, engine_for, ensure_schema
+    from api.main import make_ledger, migrate
+    from api.services.privacy import run_retention
+
+    settings = load_settings()
+    try:
+        ensure_schema(settings.database_url, settings.database_schema)
+        engine = engine_for(settings)
+        migrate(settings, engine)
+        ledger = make_ledger(settings)
+    except StartupError as exc:
+        _fail([str(exc)])
+    try:
+        report = run_retention(engine, ledger, dt.datetime.now(dt.UTC).replace(tzinfo=None), dry_run, coop)
+    finally:
+        engine.dispose()
+        ledger.engine.dispose()
+    verb = "would be" if dry_run else "were"
+    print(f"retention{' (dry run)' if dry_run else ''}: {report.rotas_pseudonymised} rota versions and "
+          f"{report.runs_pseudonymised} runs {verb} pseudonymised, {report.clients_erased} clients and "
+          f"{report.members_erased} members {verb} erased")
+    for line in report.refused:
+        print(f"  kept: {line}")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(serve)
     app.command()(demo)
     app.add_typer(timebank_app, name="timebank")
+    app.add_typer(privacy_app, name="privacy")

@@ -7,6 +7,8 @@
   published rotas finished more than ``CAREROTA_AUTO_CONFIRM_AFTER_HOURS`` ago and credit
   their volunteers (once: the status change and the ledger's (visit, volunteer) key).
 * ``sync-coops``: adds the weekly job of co-ops created since the scheduler started.
+* ``retention``: daily, pseudonymise and erase what the co-ops' retention periods say has
+  expired (``api.services.privacy.run_retention``; idempotent).
 
 Jobs live in the database (``apscheduler_jobs``), so they survive a restart; ``coalesce`` and
 a week-long ``misfire_grace_time`` make a run missed while the service was down happen once
@@ -85,6 +87,14 @@ def auto_confirm_job() -> int:
     return n
 
 
+def retention_job() -> dict[str, Any]:
+    """Apply the co-ops' retention periods; returns (and logs) what was done."""
+    from api.services.privacy import run_retention
+
+    ctx = _ctx()
+    return run_retention(ctx.engine, ctx.ledger, dt.datetime.now(dt.UTC).replace(tzinfo=None)).model_dump()
+
+
 def sync_coops_job() -> int:
     ctx = _ctx()
     sched = _scheduler
@@ -130,6 +140,9 @@ def start_scheduler(ctx: JobContext, scheduler: BackgroundScheduler | None = Non
         sched.add_job("api.jobs:auto_confirm_job",
                       IntervalTrigger(minutes=ctx.settings.auto_confirm_interval_minutes), id="auto-confirm",
                       name="auto-confirm finished visits")
+    if sched.get_job("retention") is None:
+        sched.add_job("api.jobs:retention_job", IntervalTrigger(hours=24), id="retention",
+                      name="apply the co-ops' retention periods")
     if sched.get_job("sync-coops") is None:
         sched.add_job("api.jobs:sync_coops_job", IntervalTrigger(minutes=5), id="sync-coops",
                       name="add weekly jobs of new co-ops")

@@ -175,6 +175,15 @@ class CoopBase(SQLModel):
 class Coop(CoopBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     created_at: NaiveDatetime = Field(default_factory=utcnow)
+    # privacy policy (``PUT /coops/me/privacy``, ``api.services.privacy``)
+    #: may a member be erased while their time-bank balance is not zero?
+    erase_with_open_balance: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    #: days after a week ends that its visits' details and rota files keep names (then pseudonymised)
+    retention_visit_days: int = Field(default=2922, sa_column_kwargs={"server_default": sa.text("2922")})
+    #: days after an inactive client's last visit that their record is kept (then erased)
+    retention_client_days: int = Field(default=2922, sa_column_kwargs={"server_default": sa.text("2922")})
+    #: days after an inactive member's last visit (or joining) that their details are kept
+    retention_member_days: int = Field(default=2192, sa_column_kwargs={"server_default": sa.text("2192")})
 
 
 class CoopPublic(CoopBase):
@@ -221,6 +230,10 @@ class Member(MemberBase, table=True):
     is_active: bool = True
     client_id: int | None = Field(default=None, foreign_key="client.id")
     created_at: NaiveDatetime = Field(default_factory=utcnow)
+    #: set when the member's personal details were erased (the row keeps only a pseudonym)
+    erased_at: NaiveDatetime | None = None
+    #: a legal hold (its reason): erasure is refused while it stands
+    legal_hold: str | None = Field(default=None, max_length=500)
 
 
 class MemberCreate(Forbid, MemberBase):
@@ -363,6 +376,10 @@ class Client(ClientBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     coop_id: int = Field(foreign_key="coop.id", index=True)
     is_active: bool = True
+    #: set when the client's details and care needs were erased (the row keeps only a pseudonym)
+    erased_at: NaiveDatetime | None = None
+    #: a legal hold (its reason): erasure is refused while it stands
+    legal_hold: str | None = Field(default=None, max_length=500)
 
 
 class ClientCreate(Forbid, ClientBase):
@@ -586,6 +603,8 @@ class Rota(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=500)
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     published_at: NaiveDatetime | None = None
+    #: set when retention pseudonymised the version's files and visit details
+    pseudonymised_at: NaiveDatetime | None = None
 
 
 class WeekVisit(SQLModel, table=True):
@@ -891,6 +910,9 @@ class AccessLogEntry(SQLModel, table=True):
 
 
 class AccessLogPublic(SQLModel):
+    """One request's access. ``record_kind``... are the entry's first record that the reader
+    may see (a list read or a rota touches many: ``subjects`` lists those the reader may see)."""
+
     id: int
     at: NaiveDatetime
     actor_id: int
@@ -901,9 +923,89 @@ class AccessLogPublic(SQLModel):
     client_id: int | None
     subject_member_id: int | None
     endpoint: str
+    subjects: list[AccessSubjectPublic] = []
 
 
 class AccessLogPage(SQLModel):
     entries: list[AccessLogPublic]
     #: pass as ``before`` for the next (older) page; ``null`` on the last one
     next_cursor: int | None
+
+
+class AccessLogSubject(SQLModel, table=True):
+    """One record a logged request touched (an entry has one row per record: a list read, a
+    rota, an export). Append-only, as ``accesslog`` (revision 0009p)."""
+
+    __tablename__ = "accesslogsubject"
+    id: int | None = Field(default=None, primary_key=True)
+    #: set when the entry is flushed (the rows are added through ``AccessLogEntry.subject_rows``)
+    entry_id: int | None = Field(default=None, foreign_key="accesslog.id", index=True, nullable=False)
+    coop_id: int
+    action: str = Field(max_length=10)
+    record_kind: str = Field(max_length=30)
+    record_id: int | None = None
+    client_id: int | None = Field(default=None, index=True)
+    subject_member_id: int | None = Field(default=None, index=True)
+
+
+# ``AccessLogEntry.subject_rows``: an entry's records, written with it (``write_only``: the log is
+# read by queries, never through it); on the mapper, as ``Visit.carers``.
+sa.inspect(AccessLogEntry).add_property("subject_rows", sa.orm.relationship(
+    AccessLogSubject, lazy="write_only", cascade="save-update", passive_deletes=True))
+
+
+class AccessSubjectPublic(SQLModel):
+    action: str
+    record_kind: str
+    record_id: int | None
+    client_id: int | None
+    subject_member_id: int | None
+
+
+# ----------------------------------------------------------------------------- privacy
+class PrivacyPolicy(SQLModel):
+    """The co-op's privacy policy: erasure with an open balance, and retention periods (days)."""
+
+    erase_with_open_balance: bool
+    retention_visit_days: int
+    retention_client_days: int
+    retention_member_days: int
+
+
+class PrivacyPolicyUpdate(Forbid):
+    erase_with_open_balance: bool = Field(default=None)
+    #: at least a year: retention shorter than that would pseudonymise the live weeks' rotas
+    retention_visit_days: int = Field(default=None, ge=365, le=36500)
+    retention_client_days: int = Field(default=None, ge=365, le=36500)
+    retention_member_days: int = Field(default=None, ge=365, le=36500)
+
+
+class LegalHoldSet(Forbid):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class LegalHoldPublic(SQLModel):
+    kind: str
+    id: int
+    legal_hold: str | None
+
+
+class ErasurePublic(SQLModel):
+    """What an erasure did: the pseudonym the records keep and how many rows were rewritten."""
+
+    kind: str
+    id: int
+    pseudonym: str
+    erased_at: NaiveDatetime
+    changed: dict[str, int]
+
+
+class RetentionReport(SQLModel):
+    """What a retention run did (or would do, ``dry_run``): per co-op, what was pseudonymised."""
+
+    dry_run: bool
+    rotas_pseudonymised: int = 0
+    runs_pseudonymised: int = 0
+    clients_erased: int = 0
+    members_erased: int = 0
+    refused: list[str] = []

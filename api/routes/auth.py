@@ -48,5 +48,5 @@ def set_password(data: PasswordSet, session: SessionDep, secret: SecretDep) -> M
 
 
 @router.get("/me", response_model=MemberPublic, tags=["me"])
-def me(member: CurrentMember) -> MemberPublic:
-    return MemberPublic.model_validate(member, from_attributes=True)
+def me(session: SessionDep, member: CurrentMember) -> MemberPublic:
+    return MemberPublic.model_validate(svc.read_me(session, member), from_attributes=True)

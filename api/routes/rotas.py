@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
 
-from api.deps import Coordinator, PathId, SessionDep, SettingsDep, get_now, get_pool
+from api.deps import Coordinator, PathId, SecretDep, SessionDep, SettingsDep, get_now, get_pool
 from api.input import StrictJSONRoute
 from api.models import (
     AssignmentChange,
@@ -25,6 +25,8 @@ from api.services import runs as runs_svc
 router = APIRouter(route_class=StrictJSONRoute, dependencies=[Depends(limit_writes)])
 Pool = Annotated[Any, Depends(get_pool)]
 Now = Annotated[dt.datetime, Depends(get_now)]
+Pseudonymise = Annotated[bool, Query(description="ids replaced by stable pseudonyms, no names, coordinates "
+                                                 "rounded to 3 decimals (about 100 m): safe to share")]
 
 
 @router.post("/rotas", response_model=RunAccepted, status_code=202, tags=["rotas"])
@@ -47,15 +49,18 @@ def read_rota(rota_id: PathId, session: SessionDep, member: Coordinator):
 
 
 @router.get("/rotas/{rota_id}/file", tags=["rotas"])
-def read_rota_file(rota_id: PathId, session: SessionDep, member: Coordinator) -> dict[str, Any]:
-    """The version's rota file (``carerota.rota/1``)."""
-    return svc.rota_file(session, member, rota_id)
+def read_rota_file(rota_id: PathId, session: SessionDep, member: Coordinator, secret: SecretDep,
+                   pseudonymise: Pseudonymise = False) -> dict[str, Any]:
+    """The version's rota file (``carerota.rota/1``); ``pseudonymise=true`` for one to share."""
+    return svc.rota_file(session, member, rota_id, secret if pseudonymise else None)
 
 
 @router.get("/rotas/{rota_id}/problem", tags=["rotas"])
-def read_rota_problem(rota_id: PathId, session: SessionDep, member: Coordinator) -> dict[str, Any]:
-    """The problem file this version was solved from (``carerota.problem/1``)."""
-    return svc.rota_problem(session, member, rota_id)
+def read_rota_problem(rota_id: PathId, session: SessionDep, member: Coordinator, secret: SecretDep,
+                      pseudonymise: Pseudonymise = False) -> dict[str, Any]:
+    """The problem file this version was solved from (``carerota.problem/1``);
+    ``pseudonymise=true`` for one to share (the same pseudonyms as the rota file's)."""
+    return svc.rota_problem(session, member, rota_id, secret if pseudonymise else None)
 
 
 @router.post("/rotas/{rota_id}/publish", response_model=RotaPublic, tags=["rotas"])
@@ -98,11 +103,12 @@ def read_run(run_id: PathId, session: SessionDep, member: Coordinator):
 
 
 @router.get("/weeks/{week_start}/problem", tags=["rotas"])
-def week_problem(week_start: dt.date, session: SessionDep, member: Coordinator,
-                 settings: SettingsDep) -> dict[str, Any]:
+def week_problem(week_start: dt.date, session: SessionDep, member: Coordinator, settings: SettingsDep,
+                 secret: SecretDep, pseudonymise: Pseudonymise = False) -> dict[str, Any]:
     """The problem file of a week built from the co-op's data now; re-solve it with
-    ``carerota solve``."""
-    return svc.week_problem(session, member, week_start, settings.history_weeks)
+    ``carerota solve``. ``pseudonymise=true`` for one to share (a benchmark, a bug report)."""
+    return svc.week_problem(session, member, week_start, settings.history_weeks,
+                            secret if pseudonymise else None)
 
 
 @router.post("/solve", tags=["rotas"])

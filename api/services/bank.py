@@ -192,7 +192,9 @@ def transfer(session: Session, ledger: Ledger, actor: Member, kind: str, data: G
 
 
 def credit_visit(ledger: Ledger, session: Session, visit: Visit, recorded_by: str) -> int:
-    """Credit every volunteer on a completed visit (idempotent per visit and volunteer)."""
+    """Credit every volunteer on a completed visit (idempotent per visit and volunteer). The
+    memo names the day, not the visit's label: the ledger is immutable, so it must hold no care
+    data (a label such as 'insulin' is a client's health data) that erasure could not remove."""
     minutes = visit.duration_minutes
     if visit.actual_start and visit.actual_end:
         minutes = max(1, int((visit.actual_end - visit.actual_start).total_seconds() // 60))
@@ -206,6 +208,6 @@ def credit_visit(ledger: Ledger, session: Session, visit: Visit, recorded_by: st
             continue
         ledger.credit_visit(str(visit.coop_id), visit_id=visit.key, volunteer_ref=str(member.id),
                             minutes=minutes, service_date=worked.date(),
-                            recorded_by=recorded_by, memo=f"visit {visit.label or visit.key}")
+                            recorded_by=recorded_by, memo=f"visit on {worked:%Y-%m-%d}")
         credited += 1
     return credited

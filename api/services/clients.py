@@ -25,7 +25,7 @@ from api.models import (
     role_of,
     saved_id,
 )
-from api.services.access_log import client_record, log, log_read
+from api.services.access_log import Record, client_record, log, log_read
 from api.services.common import client_ids_visible_to, get_in_coop
 
 
@@ -48,7 +48,7 @@ def list_clients(session: Session, actor: Member) -> list[ClientPublic]:
     visible = client_ids_visible_to(session, actor)
     q = select(Client).where(Client.coop_id == actor.coop_id).order_by(col(Client.id))
     found = [_public(session, c) for c in session.exec(q).all() if visible is None or c.id in visible]
-    log_read(session, actor, [client_record("client", c.id, c.id) for c in found])
+    log_read(session, actor, [client_record("client", c.id, c.id) for c in found], kind="client")
     return found
 
 
@@ -108,6 +108,7 @@ def set_preferences(session: Session, actor: Member, client_id: int,
 # ----------------------------------------------------------------------------- shares
 def list_shares(session: Session, actor: Member, client_id: int) -> list[ClientShare]:
     client = _share_owner(session, actor, client_id)
+    log_read(session, actor, [client_record("share", None, client.id)])
     return list(session.exec(select(ClientShare).where(ClientShare.client_id == client.id)
                              .order_by(col(ClientShare.id))).all())
 
@@ -134,6 +135,8 @@ def add_share(session: Session, actor: Member, client_id: int, data: ShareCreate
         raise Conflict(f"member_id: already shared with member {family.id}")
     share = ClientShare(client_id=saved_id(client), member_id=saved_id(family))
     session.add(share)
+    log(session, actor, "write", [client_record("share", None, client.id),
+                                  ("share", None, None, saved_id(family))])
     session.commit()
     session.refresh(share)
     return share
@@ -144,6 +147,8 @@ def remove_share(session: Session, actor: Member, client_id: int, share_id: int)
     share = session.get(ClientShare, share_id)
     if share is None or share.client_id != client.id:
         raise NotFound(f"share {share_id} not found")
+    log(session, actor, "write", [client_record("share", share_id, client.id),
+                                  ("share", share_id, None, share.member_id)])
     session.delete(share)
     session.commit()
 
@@ -202,10 +207,17 @@ def deactivate_template(session: Session, actor: Member, template_id: int) -> Vi
     return tpl
 
 
+def _dependency_record(session: Session, dep: TemplateDependency) -> Record:
+    first = session.get(VisitTemplate, dep.first_id)
+    return client_record("care_plan_dependency", dep.id, first.client_id if first is not None else None)
+
+
 def list_dependencies(session: Session, actor: Member) -> list[TemplateDependency]:
-    return list(session.exec(select(TemplateDependency)
+    deps = list(session.exec(select(TemplateDependency)
                              .where(TemplateDependency.coop_id == actor.coop_id)
                              .order_by(col(TemplateDependency.id))).all())
+    log_read(session, actor, [_dependency_record(session, d) for d in deps], kind="care_plan_dependency")
+    return deps
 
 
 def create_dependency(session: Session, actor: Member,
@@ -222,6 +234,7 @@ def create_dependency(session: Session, actor: Member,
         raise Invalid("then_id: the two visits share no weekday")
     dep = TemplateDependency(**data.model_dump(), coop_id=actor.coop_id)
     session.add(dep)
+    log(session, actor, "write", [client_record("care_plan_dependency", None, first.client_id)])
     session.commit()
     session.refresh(dep)
     return dep
@@ -229,5 +242,6 @@ def create_dependency(session: Session, actor: Member,
 
 def delete_dependency(session: Session, actor: Member, dep_id: int) -> None:
     dep = get_in_coop(session, TemplateDependency, dep_id, actor, "dependency")
+    log(session, actor, "write", [_dependency_record(session, dep)])
     session.delete(dep)
     session.commit()

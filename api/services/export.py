@@ -20,12 +20,14 @@ from api.models import Availability as AvailabilityRow
 from api.models import (
     AvailabilityPublic,
     Client,
+    ClientCarer,
     ClientShare,
     LeavePublic,
     Member,
     MemberPublic,
     Rota,
     SkillPublic,
+    SolveRun,
     TemplateDependency,
     Visit,
     VisitCarer,
@@ -53,10 +55,12 @@ def _visits_and_rotas(session: Session, visits: list[Visit]) -> tuple[list[dict]
     rota_ids = sorted({v.rota_id for v in visits})
     rotas = list(session.exec(select(Rota).where(col(Rota.id).in_(rota_ids)).order_by(col(Rota.id))).all()) \
         if rota_ids else []
-    return (_dump([visit_public(v) for v in visits]),
-            [{"id": r.id, "week_start": r.week_start.isoformat(), "version": r.version,
-              "status": str(r.status), "published_at": r.published_at.isoformat() if r.published_at else None}
-             for r in rotas])
+    return _dump([visit_public(v) for v in visits]), [_rota_row(r) for r in rotas]
+
+
+def _rota_row(r: Rota) -> dict[str, Any]:
+    return {"id": r.id, "week_start": r.week_start.isoformat(), "version": r.version, "status": str(r.status),
+            "published_at": r.published_at.isoformat() if r.published_at else None}
 
 
 def _client_part(session: Session, client: Client) -> dict:
@@ -115,6 +119,18 @@ def _member_export(session: Session, ledger: Ledger, actor: Member, member: Memb
     mid = saved_id(member)
     shared = session.exec(select(ClientShare).where(ClientShare.member_id == mid)
                           .order_by(col(ClientShare.id))).all()
+    key, client_key = f"m{mid}", (f"c{client.id}" if client is not None else None)
+    in_files = [r for r in session.exec(select(Rota).where(Rota.coop_id == member.coop_id)
+                                        .order_by(col(Rota.id))).all()
+                if key in (r.id_map or {}).get("carers", {})]
+    rotas += [_rota_row(r) for r in in_files if r.id not in {x["id"] for x in rotas}]
+    rotas.sort(key=lambda x: x["id"])
+    runs = [r for r in session.exec(select(SolveRun).where(SolveRun.coop_id == member.coop_id)
+                                    .order_by(col(SolveRun.id))).all()
+            if r.requested_by == mid or key in (r.id_map or {}).get("carers", {})
+            or (client_key is not None and client_key in (r.id_map or {}).get("clients", {}))]
+    choices = session.exec(select(ClientCarer).where(ClientCarer.member_id == mid)
+                           .order_by(col(ClientCarer.id))).all()
     return {
         "format": FORMAT,
         "exported_at": dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(),
@@ -127,8 +143,13 @@ def _member_export(session: Session, ledger: Ledger, actor: Member, member: Memb
         "shared_with_me": [{"id": s.id, "client_id": s.client_id} for s in shared],
         "visits_as_carer": visit_rows,
         "rotas_as_carer": rotas,
+        "preferences_about_me": [{"id": c.id, "client_id": c.client_id, "kind": str(c.kind)}
+                                 for c in choices],
+        "solve_runs": [{"id": r.id, "week_start": r.week_start.isoformat(), "kind": str(r.kind),
+                        "status": str(r.status), "requested_by_me": r.requested_by == mid} for r in runs],
         "timebank": _statement(ledger, member, today),
         "access_log": _dump(audit.entries_about(session, member.coop_id, client.id if client else None, mid)),
+        "access_log_by_me": _dump(audit.entries_by(session, member.coop_id, mid)),
     }
 
 
@@ -153,3 +174,53 @@ def client_export(session: Session, actor: Member, client_id: int) -> dict:
         "client": _client_part(session, client),
         "access_log": _dump(audit.entries_about(session, client.coop_id, client.id, None)),
     }
+
+
+# ----------------------------------------------------------------------------- the readable page
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Your data held by carerota</title>
+<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem}
+table{border-collapse:collapse;margin:.3rem 0 1rem}td,th{border:1px solid #bbb;padding:.2rem .4rem;
+text-align:left;vertical-align:top}th{background:#f2f2f2}h2{margin-top:2rem}</style></head>
+<body>
+<h1>Everything carerota holds about you</h1>
+<p>Exported {{ doc.exported_at }} (UTC), format {{ doc.format }}. The same data as a JSON file:
+<code>GET /me/export</code>.</p>
+{%- macro show(value) -%}
+{%- if value is mapping -%}
+<table>{% for k, v in value.items() %}<tr><th>{{ k }}</th><td>{{ show(v) }}</td></tr>{% endfor %}</table>
+{%- elif value is string -%}{{ value }}
+{%- elif value is iterable -%}
+{%- if not value -%}<em>none</em>
+{%- elif value[0] is mapping -%}
+{%- set keys = value[0].keys() | list -%}
+<table><tr>{% for k in keys %}<th>{{ k }}</th>{% endfor %}</tr>
+{% for row in value %}<tr>{% for k in keys %}<td>{{ show(row[k]) }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+{%- else -%}{{ value | join(", ") }}{%- endif -%}
+{%- elif value is none -%}<em>none</em>
+{%- else -%}{{ value }}{%- endif -%}
+{%- endmacro %}
+{% for section, value in doc.items() if section not in ("format", "exported_at") %}
+<h2>{{ SECTIONS.get(section, section) }}</h2>
+{{ show(value) }}
+{% endfor %}
+</body></html>
+"""
+SECTIONS = {
+    "subject": "Who this is about", "profile": "Your details", "skills": "Skills",
+    "availability": "Availability", "leave": "Leave", "client": "Your care record",
+    "shared_with_me": "Care records shared with you", "visits_as_carer": "Visits you made or will make",
+    "rotas_as_carer": "Rotas you are in", "timebank": "Time bank statement",
+    "access_log": "Who read or changed your records",
+}
+
+
+def render_html(doc: dict) -> str:
+    """The export as a readable page: every section of the JSON file as tables; every value is
+    HTML-escaped (autoescape), so a name or a note can never become markup."""
+    from jinja2 import Environment
+
+    env = Environment(autoescape=True)
+    return env.from_string(_PAGE).render(doc=doc, SECTIONS=SECTIONS)

@@ -65,7 +65,14 @@ def create_coop(session: Session, data: CoopCreate) -> tuple[Coop, Member]:
                     role=Role.coordinator, hashed_password=hash_password(data.coordinator.password))
     session.add(member)
     _commit(session, f"coordinator.email: '{email}' is already registered")
+    audit.log_read(session, member, [audit.member_record(member.id)], "write")
     return coop, member
+
+
+def read_me(session: Session, actor: Member) -> Member:
+    """The caller's own personal details (logged as any read of them)."""
+    audit.log_read(session, actor, [audit.member_record(actor.id)])
+    return actor
 
 
 def get_coop(session: Session, actor: Member) -> Coop:
@@ -103,7 +110,7 @@ def list_members(session: Session, actor: Member, role: Role | None = None,
     if not include_inactive:
         q = q.where(Member.is_active == True)  # noqa: E712
     found = list(session.exec(q.order_by(col(Member.id))).all())
-    audit.log_read(session, actor, [audit.member_record(m.id) for m in found])
+    audit.log_read(session, actor, [audit.member_record(m.id) for m in found], kind="member")
     return found
 
 

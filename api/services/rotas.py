@@ -34,6 +34,7 @@ from api.models import (
 )
 from api.services import access_log as audit
 from api.services.common import get_in_coop
+from api.services.privacy import Pseudonyms, pseudonymise_problem, pseudonymise_rota_file
 from api.services.problem_builder import FMT, build_problem, carer_key, check_week_start
 from api.services.wording import humanize, names_of
 from scheduler.checker import check
@@ -176,32 +177,62 @@ def get_rota(session: Session, actor: Member, rota_id: int) -> RotaDetail:
     return RotaDetail(**rota_public(rota).model_dump(), visits=[visit_public(v) for v in visits])
 
 
+def rota_records(rota: Rota, client_ids: set[int]) -> list[audit.Record]:
+    """What a rota holds of people: every client's visits, and its carers (names and homes in
+    the problem file): one access-log record each."""
+    carers = sorted({int(m) for m in (rota.id_map or {}).get("carers", {}).values()})
+    return ([("rota", rota.id, c, None) for c in sorted(client_ids)]
+            + [("rota", rota.id, None, m) for m in carers])
+
+
 def _log_rota_read(session: Session, actor: Member, rota: Rota, client_ids: set[int]) -> None:
-    """A rota shows every client's visits: one access-log entry per client on it."""
-    audit.log_read(session, actor, [("rota", rota.id, c, None) for c in sorted(client_ids)])
+    """A rota shows every client's visits and its carers' details: one entry, a record each."""
+    audit.log_read(session, actor, rota_records(rota, client_ids), kind="rota")
 
 
 def _rota_clients(session: Session, rota: Rota) -> set[int]:
     return set(session.exec(select(Visit.client_id).where(Visit.rota_id == rota.id)).all())
 
 
-def rota_file(session: Session, actor: Member, rota_id: int) -> dict[str, Any]:
+def _pseudonyms(actor: Member, pseudonym_key: str | None) -> Pseudonyms | None:
+    return Pseudonyms(pseudonym_key, actor.coop_id) if pseudonym_key is not None else None
+
+
+def rota_file(session: Session, actor: Member, rota_id: int,
+              pseudonym_key: str | None = None) -> dict[str, Any]:
+    """The version's rota file; with ``pseudonym_key``, pseudonymised (``api.services.privacy``)."""
     rota = _rota(session, actor, rota_id)
     _log_rota_read(session, actor, rota, _rota_clients(session, rota))
-    return rota.rota_file
+    ps = _pseudonyms(actor, pseudonym_key)
+    if ps is None:
+        return rota.rota_file
+    return pseudonymise_rota_file(rota.rota_file, ps)
 
 
-def rota_problem(session: Session, actor: Member, rota_id: int) -> dict[str, Any]:
+def rota_problem(session: Session, actor: Member, rota_id: int,
+                 pseudonym_key: str | None = None) -> dict[str, Any]:
+    """The problem the version was solved from; with ``pseudonym_key``, pseudonymised."""
     rota = _rota(session, actor, rota_id)
     _log_rota_read(session, actor, rota, _rota_clients(session, rota))
-    return rota.problem
+    ps = _pseudonyms(actor, pseudonym_key)
+    if ps is None:
+        return rota.problem
+    return pseudonymise_problem(rota.problem, ps)
 
 
-def week_problem(session: Session, actor: Member, week_start: dt.date, history_weeks: int) -> dict:
-    """The problem file for a week, built from the co-op's data as it is now."""
+def week_problem(session: Session, actor: Member, week_start: dt.date, history_weeks: int,
+                 pseudonym_key: str | None = None) -> dict:
+    """The problem file for a week, built from the co-op's data as it is now (pseudonymised
+    with ``pseudonym_key``)."""
     check_week_start(week_start)
-    problem, _ = build_problem(session, actor.coop_id, week_start, history_weeks)
-    return problem
+    problem, id_map = build_problem(session, actor.coop_id, week_start, history_weeks)
+    audit.log_read(session, actor, [("week_problem", None, int(c), None) for c in id_map["clients"].values()]
+                   + [("week_problem", None, None, int(m)) for m in id_map["carers"].values()],
+                   kind="week_problem")
+    ps = _pseudonyms(actor, pseudonym_key)
+    if ps is None:
+        return problem
+    return pseudonymise_problem(problem, ps)
 
 
 def current_rota(session: Session, coop_id: int, week_start: dt.date) -> Rota | None:
@@ -227,6 +258,7 @@ def publish(session: Session, actor: Member, rota_id: int) -> RotaPublic:
     rota.status = RotaStatus.published
     rota.published_at = utcnow()
     session.add(rota)
+    audit.log(session, actor, "write", rota_records(rota, _rota_clients(session, rota)), kind="rota")
     session.commit()
     return rota_public(rota)
 
@@ -307,6 +339,7 @@ def change_assignment(session: Session, actor: Member, rota_id: int, visit_id: i
         _apply(session, target, change, reason)
         rota.problem, rota.rota_file, rota.objective = raw, new_file, report.objective
         session.add(rota)
+        audit.log(session, actor, "write", [("visit", visit_id, target.client_id, None)])
         session.commit()
         return visit_public(target)
     # a published rota: new published version, the old one superseded
@@ -352,6 +385,7 @@ def _new_published_version(session: Session, old: Rota, problem: dict, new_file:
                 raise Conflict(f"rota {old.id} changed meanwhile; edit the current version")
             fresh_old.status = RotaStatus.superseded
             session.add(fresh_old)
+            audit.log(session, actor, "write", [("visit", changed.week_visit_id, changed.client_id, None)])
             session.commit()
             return visit_public(changed)
         except IntegrityError:

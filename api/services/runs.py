@@ -29,9 +29,10 @@ from api.models import (
     saved_id,
     utcnow,
 )
+from api.services import access_log as audit
 from api.services.common import get_in_coop
 from api.services.problem_builder import build_problem, carer_key, check_week_start
-from api.services.rotas import visits_of
+from api.services.rotas import rota_records, visits_of
 from api.settings import Settings
 from scheduler.problem import TIME_FORMAT, Problem, ProblemError, problem_from_dict
 
@@ -118,6 +119,8 @@ def request_resolve(session: Session, pool: Submitter, actor: Member, rota_id: i
                    base_rota_id=base.id, problem=problem_raw, id_map=id_map,
                    time_limit=_time_limit(req.time_limit, settings))
     session.add(run)
+    audit.log(session, actor, "write", rota_records(base, {v.client_id for v in visits})
+              + [("member_leave", None, None, m) for m in sorted(absent)], kind="rota")
     session.commit()
     session.refresh(run)
     pool.submit(saved_id(run))
@@ -136,15 +139,29 @@ def _run_public(session: Session, run: SolveRun) -> RunPublic:
     return RunPublic(**data, warnings=warnings, unassigned=unassigned)
 
 
+def _run_records(session: Session, run: SolveRun) -> list[audit.Record]:
+    """A run's result names clients and carers (reasons, warnings): a record per client whose
+    visit it left unassigned, else one for the run."""
+    clients: set[int] = set()
+    if run.rota_id is not None:
+        clients = set(session.exec(select(Visit.client_id).where(
+            Visit.rota_id == run.rota_id, Visit.status == VisitStatus.unassigned)).all())
+    return [("run", run.id, c, None) for c in sorted(clients)] or [("run", run.id, None, None)]
+
+
 def get_run(session: Session, actor: Member, run_id: int) -> RunPublic:
-    return _run_public(session, get_in_coop(session, SolveRun, run_id, actor, "run"))
+    run = get_in_coop(session, SolveRun, run_id, actor, "run")
+    audit.log_read(session, actor, _run_records(session, run))
+    return _run_public(session, run)
 
 
 def list_runs(session: Session, actor: Member, week_start: dt.date | None) -> list[RunPublic]:
     q = select(SolveRun).where(SolveRun.coop_id == actor.coop_id)
     if week_start is not None:
         q = q.where(SolveRun.week_start == week_start)
-    return [_run_public(session, r) for r in session.exec(q.order_by(col(SolveRun.id))).all()]
+    runs = list(session.exec(q.order_by(col(SolveRun.id))).all())
+    audit.log_read(session, actor, [rec for r in runs for rec in _run_records(session, r)], kind="run")
+    return [_run_public(session, r) for r in runs]
 
 
 def weekly_run(engine: Engine, pool: Submitter, coop_id: int, week_start: dt.date,

@@ -227,7 +227,7 @@ def my_rota(session: Session, actor: Member, week_start: dt.date | None, today: 
     clients: dict[int, Client | None] = {}
     rows = _published_visits_for(session, actor, start, start + dt.timedelta(days=7))
     visits = [_my_visit(session, v, actor, clients) for v in rows]
-    audit.log_read(session, actor, [_visit_record(v) for v in rows])
+    audit.log_read(session, actor, [_visit_record(v) for v in rows], kind="visit")
     return MyRotaPublic(week_start=week_start, shown=shown, note=note, visits=visits)
 
 
@@ -242,7 +242,7 @@ def client_visits(session: Session, actor: Member, client_id: int, week_start: d
          .where(Visit.client_id == client.id, Rota.status == RotaStatus.published,
                 Rota.week_start == week_start).order_by(col(Visit.earliest_start)))
     rows = list(session.exec(q).all())
-    audit.log_read(session, actor, [_visit_record(v) for v in rows])
+    audit.log_read(session, actor, [_visit_record(v) for v in rows], kind="visit")
     return [visit_public(v) for v in rows]
 
 
@@ -266,9 +266,10 @@ def calendar(session: Session, member: Member, now: dt.datetime, tz: str) -> byt
     cal.add_component(Timezone.from_tzid(tz, first_date=first.date() - dt.timedelta(days=1),
                                          last_date=last.date() + dt.timedelta(days=2)))
     clients: dict[int, Client | None] = {}
-    for v in _published_visits_for(session, member, first, last):
-        if v.status not in (VisitStatus.planned, VisitStatus.completed):
-            continue
+    shown = [v for v in _published_visits_for(session, member, first, last)
+             if v.status in (VisitStatus.planned, VisitStatus.completed)]
+    audit.log_read(session, member, [_visit_record(v) for v in shown], kind="visit")
+    for v in shown:
         client = clients.setdefault(v.client_id, session.get(Client, v.client_id))
         ev = Event()
         ev.add("uid", f"visit-{v.coop_id}-{v.key}@carerota")

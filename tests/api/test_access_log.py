@@ -67,7 +67,7 @@ def test_a_carer_reading_a_clients_visit_appears_in_that_clients_log(client, wor
     # the carer's own /me/rota read of the same visit is logged too, under its own endpoint
     assert client.get("/me/rota", headers=a.h(carer), params={"week_start": WEEK}).status_code == 200
     rota_reads = [e for e in _entries(client, a.h("client")) if e["endpoint"] == "GET /me/rota"
-                  and e["record_id"] == visit["id"]]
+                  and any(s["record_id"] == visit["id"] for s in e["subjects"])]
     assert len(rota_reads) == 1
 
 
@@ -149,9 +149,10 @@ def test_the_log_pages_newest_first_with_a_cursor(client, world):
                       params={"limit": 0}).status_code == 422
 
 
-def test_the_rota_board_is_logged_per_client_and_a_carers_skills_per_member(client, world):
-    """A rota shows every client's visits, so reading it is logged once for each client on it
-    (and shows in each client's log); a carer's skills are personal details of the carer."""
+def test_the_rota_board_is_one_entry_with_a_record_per_client_and_carer(client, world):
+    """A rota shows every client's visits and its carers' details: reading it is one entry
+    (one request) whose records name each client and carer on it, so it shows in each client's
+    log with only that client's record; a carer's skills are personal details of the carer."""
     a, *_ = world
     h = a.h("coordinator")
     rotas = client.get("/rotas", headers=h).json()
@@ -159,10 +160,28 @@ def test_the_rota_board_is_logged_per_client_and_a_carers_skills_per_member(clie
     assert client.get(f"/rotas/{rota_id}", headers=h).status_code == 200
     board = [e for e in _entries(client, h, "/access-log", limit=10)
              if e["endpoint"] == "GET /rotas/{rota_id}"]
-    assert sorted(e["client_id"] for e in board) == sorted(c["id"] for c in a.clients)
-    assert all(e["record_kind"] == "rota" and e["record_id"] == rota_id for e in board)
-    assert [e for e in _entries(client, a.h("client")) if e["endpoint"] == "GET /rotas/{rota_id}"]
+    assert len(board) == 1
+    subjects = board[0]["subjects"]
+    assert sorted(s["client_id"] for s in subjects if s["client_id"]) == sorted(c["id"] for c in a.clients)
+    assert {s["subject_member_id"] for s in subjects if s["subject_member_id"]} >= {
+        a.members["staff"]["id"], a.members["volunteer"]["id"]}
+    assert all(s["record_kind"] == "rota" and s["record_id"] == rota_id for s in subjects)
+    theirs = [e for e in _entries(client, a.h("client")) if e["endpoint"] == "GET /rotas/{rota_id}"]
+    assert theirs and all(s["client_id"] == a.clients[0]["id"] for e in theirs for s in e["subjects"])
     staff = a.members["staff"]["id"]
     assert client.get(f"/members/{staff}/skills", headers=h).status_code == 200
     skills = [e for e in _entries(client, a.h("staff")) if e["endpoint"] == "GET /members/{member_id}/skills"]
     assert len(skills) == 1 and skills[0]["record_kind"] == "member_skills"
+
+
+def test_the_database_refuses_update_and_delete_of_an_entrys_records(client, app, world):
+    """An entry's records (``accesslogsubject``) are as append-only as the entry itself."""
+    a, *_ = world
+    assert client.get("/clients", headers=a.h("coordinator")).status_code == 200
+    for statement in ("UPDATE accesslogsubject SET client_id = 1 WHERE coop_id = :c",
+                      "DELETE FROM accesslogsubject WHERE coop_id = :c"):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), app.state.engine.begin() as conn:
+            conn.execute(sa.text(statement), {"c": a.id})
+    with app.state.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM accesslogsubject WHERE coop_id = :c"),
+                            {"c": a.id}).scalar_one() > 0
