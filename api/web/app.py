@@ -161,12 +161,13 @@ def board_page(request: Request, user: Coordinator, session: SessionDep, now: No
                week_start: dt.date | None = None, rota_id: Annotated[int | None, Query(ge=1)] = None,
                carer: Annotated[int | None, Query(ge=1)] = None,
                client: Annotated[int | None, Query(ge=1)] = None,
-               day: Annotated[int | None, Query(ge=0, le=6)] = None) -> Response:
+               day: Annotated[int | None, Query(ge=0, le=6)] = None,
+               area: Annotated[str | None, Query(max_length=100)] = None) -> Response:
     """The week board: carers by days, the unassigned visits with reasons, the KPIs."""
     if week_start is not None and week_start.weekday() != 0:
         raise Invalid("week_start: must be a Monday", ["week_start: must be a Monday"])
     week = week_start or views.default_week(session, user.member, now.date())
-    data = views.board(session, user.member, week, rota_id, carer, client, day)
+    data = views.board(session, user.member, week, rota_id, carer, client, day, area or None)
     return render(request, "board.html", user, b=data, next_week=week_of(now.date()) + dt.timedelta(days=7),
                   message=request.query_params.get("message"))
 

@@ -14,9 +14,11 @@ whole-week checker on the first N options beforehand (``breaks``; about 0.4 s ea
 500-client week, so off by default); every option is checked again when taken, like any hand
 edit.
 
-The compiled week (``CoverSession``) is kept per rota version and problem, so the second and
-later questions about a week answer in milliseconds; a lock keeps one question at a time per
-session (its state is reused between questions).
+The compiled week (``CoverSession``) is kept per problem (the rota's problem without its pins,
+so the versions a hand edit makes share it): the board builds it in a thread for the rota it
+shows (:func:`prebuild`), and a question finds it built, waits for the build under way, or
+builds it; a lock keeps one question at a time per week (its state is reused between
+questions).
 
 The endpoint is in the OpenAPI schema and the authorization matrix.
 """
@@ -24,8 +26,12 @@ The endpoint is in the OpenAPI schema and the authorization matrix.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import logging
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -41,7 +47,7 @@ from api.services import rotas
 from api.services.problem_builder import carer_key
 from api.services.wording import humanize, names_of
 from scheduler.checker import check
-from scheduler.cover import CoverSession
+from scheduler.cover import CoverSession, warm_up
 from scheduler.problem import Problem, problem_from_dict
 from scheduler.rota import Assignment, Rota, RotaError, rota_from_dict
 
@@ -82,30 +88,100 @@ class CoverPublic(BaseModel):
     seconds: float
 
 
-_SESSIONS: OrderedDict[tuple[str, int, str], tuple[CoverSession, threading.Lock]] = OrderedDict()
+@dataclass
+class _Week:
+    """A compiled week, being built (``done`` unset) or built (``cover`` or ``error`` set)."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    problem: Problem | None = None
+    cover: CoverSession | None = None
+    error: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)   # one question at a time
+
+
+_SESSIONS: OrderedDict[tuple[str, str], _Week] = OrderedDict()
+_FINGERPRINTS: OrderedDict[tuple[str, int], str] = OrderedDict()
 _SESSIONS_LOCK = threading.Lock()
 KEEP_SESSIONS = 4
+#: build the compiled week in a thread when the board shows a rota (so the first question
+#: finds it built); tests of the question itself may turn it off
+PREBUILD = True
+log = logging.getLogger("carerota.web.cover")
 
 
-def _session_for(session: Session, actor: Member, rota: RotaRow) -> tuple[Problem, CoverSession,
-                                                                          threading.Lock]:
-    """The compiled week of a rota version. A version's problem never changes (hand edits change
-    its assignments and clear its pins, which the question ignores), so the version, in this
-    database, is the key."""
+def _fingerprint(url: str, rota: RotaRow) -> str:
+    """What the compiled week depends on: the rota's problem without its pins (a hand edit
+    clears them; the question ignores them). A version's problem never changes otherwise, so
+    it is worked out once per version; versions made by hand edits share their week."""
     assert rota.id is not None
-    key = (str(session.get_bind().engine.url), rota.id, rota.created_at.isoformat())
     with _SESSIONS_LOCK:
-        hit = _SESSIONS.get(key)
-        if hit is not None:
+        known = _FINGERPRINTS.get((url, rota.id))
+    if known is not None:
+        return known
+    text = json.dumps({**rota.problem, "pinned": []}, sort_keys=True, separators=(",", ":"))
+    made = hashlib.sha256(text.encode()).hexdigest()
+    with _SESSIONS_LOCK:
+        _FINGERPRINTS[(url, rota.id)] = made
+        while len(_FINGERPRINTS) > 64:
+            _FINGERPRINTS.popitem(last=False)
+    return made
+
+
+def _week_of(url: str, rota: RotaRow) -> _Week:
+    """The compiled week of the rota's problem: built here if nobody has, else (being) built
+    by another request or the board's prebuild, which this one waits for."""
+    key = (url, _fingerprint(url, rota))
+    with _SESSIONS_LOCK:
+        week = _SESSIONS.get(key)
+        mine = week is None
+        if week is None:
+            week = _SESSIONS[key] = _Week()
+            while len(_SESSIONS) > KEEP_SESSIONS:
+                _SESSIONS.popitem(last=False)
+        else:
             _SESSIONS.move_to_end(key)
-            return hit[0].problem, hit[0], hit[1]
-    problem = problem_from_dict({**rotas.rota_problem(session, actor, rota.id), "pinned": []})
-    made = (CoverSession(problem), threading.Lock())
-    with _SESSIONS_LOCK:
-        _SESSIONS[key] = made
-        while len(_SESSIONS) > KEEP_SESSIONS:
-            _SESSIONS.popitem(last=False)
-    return problem, made[0], made[1]
+    if mine:
+        try:
+            week.problem = problem_from_dict({**rota.problem, "pinned": []})
+            week.cover = CoverSession(week.problem)
+        except Exception as exc:   # recorded for every waiter; the next question builds again
+            week.error = f"{type(exc).__name__}: {exc}"
+            with _SESSIONS_LOCK:
+                if _SESSIONS.get(key) is week:
+                    del _SESSIONS[key]
+        finally:
+            week.done.set()
+    else:
+        week.done.wait()
+    return week
+
+
+def _session_for(session: Session, rota: RotaRow) -> tuple[Problem, CoverSession, threading.Lock]:
+    week = _week_of(str(session.get_bind().engine.url), rota)
+    if week.cover is None or week.problem is None:
+        raise Conflict(f"the rota's week could not be prepared for the question: {week.error}")
+    return week.problem, week.cover, week.lock
+
+
+def prebuild(session: Session, rota_id: int) -> None:
+    """Build the compiled week of rota ``rota_id`` in a thread (nothing when it is built or
+    being built), after compiling the core on a tiny week: the board calls this for the rota
+    it shows, so the coordinator's first "who can cover this?" finds it ready."""
+    if not PREBUILD:
+        return
+    engine = session.get_bind().engine
+
+    def work() -> None:
+        try:
+            warm_up()
+            with Session(engine) as s:
+                row = s.get(RotaRow, rota_id)
+                if row is not None and row.status != "superseded":
+                    _week_of(str(engine.url), row)
+        except Exception:   # a prebuild is an optimisation: the question builds it again
+            log.warning("prebuilding the compiled week of rota %s failed", rota_id, exc_info=True)
+
+    threading.Thread(target=work, name=f"carerota-cover-{rota_id}", daemon=True).start()
 
 
 def _member_of(key: str) -> int:
@@ -140,7 +216,7 @@ def cover_options(session: Session, actor: Member, rota_id: int, visit_id: int,
     for i, m in enumerate(without):
         if m not in carer_ids:
             raise Invalid("the request is not valid", [f"without[{i}]: member {m} is not on this visit"])
-    problem, cover, lock = _session_for(session, actor, row)
+    problem, cover, lock = _session_for(session, row)
     try:
         rota = rota_from_dict(stored, problem)
     except RotaError as exc:
@@ -179,4 +255,4 @@ def who_can_cover(rota_id: PathId, visit_id: PathId, session: SessionDep, member
     return cover_options(session, member, rota_id, visit_id, without, limit, check)
 
 
-__all__ = ["CoverPublic", "cover_options", "router"]
+__all__ = ["CoverPublic", "cover_options", "prebuild", "router"]
