@@ -199,39 +199,42 @@ def eligibility(problem: Problem, inst: Inst) -> tuple[np.ndarray, np.ndarray, n
     elig = np.zeros((ns, nc), np.uint8)
     if ns == 0 or nc == 0:
         return elig, np.zeros(ns + 1, np.int32), np.zeros(0, np.int32)
-    # static part (skills, volunteer rule, exclusions, gender, pins), cached as build_options does
+    # the static part, role_allows taken apart into what it reads, each worked out once per
+    # distinct value: the skills (per skill set, and day when a skill expires), the volunteer
+    # rule, the client's exclusions and gender preference; a pinned visit asks role_allows itself
     dated = any(c.skills_until for c in carers)
-    rows: list[np.ndarray] = []
-    row_of: dict[object, int] = {}
-    row_ids = np.zeros(ns, np.int64)
+    is_volunteer = np.array([c.is_volunteer for c in carers], bool)
+    by_skills: dict[tuple[frozenset[str], int], np.ndarray] = {}
+    by_client: dict[str, np.ndarray] = {}
+    allowed = np.zeros((ns, nc), bool)
     for s in range(ns):
         vi, r = int(inst.s_visit[s]), int(inst.s_role[s])
         visit = visits[vi]
-        key: object = ((visit.id, r) if visit.id in problem.pin_by_visit else
-                       (visit.client, visit.roles[r].skills, visit.volunteer_ok,
-                        visit_day(problem, visit) if dated else -1))
-        found = row_of.get(key)
-        if found is None:
-            found = row_of[key] = len(rows)
-            rows.append(np.array([role_allows(problem, c, visit, r) for c in carers], bool))
-        row_ids[s] = found
-    allowed = np.stack(rows)[row_ids]
+        if visit.id in problem.pin_by_visit:
+            allowed[s] = [role_allows(problem, c, visit, r) for c in carers]
+            continue
+        need = visit.roles[r].skills
+        day = visit_day(problem, visit) if dated else -1
+        skilled = by_skills.get((need, day))
+        if skilled is None:
+            at = problem.day_start(visit_day(problem, visit))
+            skilled = by_skills[(need, day)] = np.array(
+                [need <= (c.skills_at(at) if c.skills_until else c.skills) for c in carers], bool)
+        welcome = by_client.get(visit.client)
+        if welcome is None:
+            k = problem.client_by_id[visit.client]
+            pref = k.gender_preference
+            welcome = by_client[visit.client] = np.array(
+                [c.id not in k.excluded_carers and (pref is None or c.gender == pref) for c in carers], bool)
+        allowed[s] = skilled & welcome & (~is_volunteer if not visit.volunteer_ok else True)
     # timing: an interval [a, b] of the carer holds a start in [lo, hi] with the role's duration
     lo = inst.v_e[inst.s_visit].astype(np.int64)      # build_instance's start_range per visit
     hi = inst.v_last[inst.s_visit].astype(np.int64)
     dur = inst.s_dur.astype(np.int64)
-    av_s = np.array([iv.start for c in carers for iv in c.availability], np.int64)
-    av_e = np.array([iv.end for c in carers for iv in c.availability], np.int64)
-    counts = np.array([len(c.availability) for c in carers], np.int64)
-    ends = np.cumsum(counts)
-    begins = ends - counts
     timed = np.zeros((ns, nc), bool)
-    for a in range(0, ns, 2048):   # in blocks of stops: [stops, intervals] booleans stay small
-        b = min(ns, a + 2048)
-        last = av_e[None, :] - dur[a:b, None]
-        fits = (np.maximum(lo[a:b, None], av_s[None, :]) <= np.minimum(hi[a:b, None], last))
-        run = np.concatenate([np.zeros((b - a, 1), np.int64), np.cumsum(fits, axis=1)], axis=1)
-        timed[a:b] = (run[:, ends] - run[:, begins]) > 0
+    for ci, c in enumerate(carers):   # a few intervals per carer, every stop at once
+        for iv in c.availability:
+            timed[:, ci] |= np.maximum(lo, iv.start) <= np.minimum(hi, iv.end - dur)
     ok = allowed & timed
     elig[ok] = 1
     # candidates nearest first: travel minutes from the carer's home to the client, then index

@@ -163,6 +163,18 @@ def _session_for(session: Session, rota: RotaRow) -> tuple[Problem, CoverSession
     return week.problem, week.cover, week.lock
 
 
+def start_warm_up() -> None:
+    """Compile the core's struct constructors in a thread (once per process), so the first
+    question of a service just started does not wait for it."""
+    def work() -> None:
+        try:
+            warm_up()
+        except Exception:
+            log.warning("the who-can-cover warm-up failed", exc_info=True)
+
+    threading.Thread(target=work, name="carerota-cover-warm-up", daemon=True).start()
+
+
 def prebuild(session: Session, rota_id: int) -> None:
     """Build the compiled week of rota ``rota_id`` in a thread (nothing when it is built or
     being built), after compiling the core on a tiny week: the board calls this for the rota

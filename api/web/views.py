@@ -643,21 +643,65 @@ def timebank(ledger: Ledger, actor: Member, today: dt.date) -> tuple[bank.Timeba
     return st, list(reversed(months.values()))
 
 
+@dataclass(frozen=True)
+class Recipient:
+    member_id: int
+    name: str
+    role: str
+
+
+RECIPIENT_GROUPS = (("family", "Family members"), ("client", "Clients"), ("volunteer", "Volunteers"),
+                    ("staff", "Staff"))
+
+
+def gift_recipients(session: Session, actor: Member) -> list[Recipient]:
+    """Whom the caller may give hours to, as ``POST /timebank/gifts`` decides it
+    (``bank.transfer``): the active members of the caller's co-op, but the caller, whose role
+    has a time-bank account; by role (family first), then name. Logged as member reads."""
+    kinds = [r for r in bank.ACCOUNT_KIND]
+    rows: list[Any] = list(session.connection().execute(
+        sa.select(col(Member.id), col(Member.full_name), col(Member.role))
+        .where(col(Member.coop_id) == actor.coop_id, col(Member.is_active) == True,  # noqa: E712
+               col(Member.id) != actor.id, col(Member.role).in_(kinds))).all())
+    audit.log_read(session, actor, [audit.member_record(r[0]) for r in rows])
+    order = {role: i for i, (role, _) in enumerate(RECIPIENT_GROUPS)}
+    found = [Recipient(r[0], r[1], str(r[2])) for r in rows]
+    return sorted(found, key=lambda r: (order.get(r.role, 9), r.name.casefold(), r.member_id))
+
+
 # ----------------------------------------------------------------------------- family
+@dataclass
+class ComingVisit:
+    visit: VisitPublic
+    carers: list[str]     # who is coming, in role order
+
+
 @dataclass
 class ClientWeek:
     client: ClientPublic
-    visits: list[VisitPublic]
+    visits: list[ComingVisit]
 
 
 def coming(session: Session, actor: Member, week_start: dt.date, client_id: int | None
            ) -> tuple[list[ClientPublic], list[ClientWeek]]:
     """Who is coming when: the clients the caller may see (``GET /clients``) and, for the chosen
     one (or each, when there are at most five), the week's published visits
-    (``GET /clients/{id}/visits``)."""
+    (``GET /clients/{id}/visits``, which holds a family member to the clients shared with them)
+    with the names of the carers on them. The names are read only for the carers on those
+    visits, and logged as member reads (as ``GET /members`` logs them)."""
     visible = clients.list_clients(session, actor)
     chosen = [c for c in visible if c.id == client_id] if client_id is not None else (
         visible if len(visible) <= 5 else [])
     if client_id is not None and not chosen:
         raise NotFound(f"client {client_id} not found")
-    return visible, [ClientWeek(c, visits.client_visits(session, actor, c.id, week_start)) for c in chosen]
+    weeks = [(c, visits.client_visits(session, actor, c.id, week_start)) for c in chosen]
+    ids = sorted({m for _, vs in weeks for v in vs for m in v.carer_ids})
+    named: dict[int, str] = {}
+    if ids:
+        rows: list[Any] = list(session.connection().execute(
+            sa.select(col(Member.id), col(Member.full_name))
+            .where(col(Member.id).in_(ids), col(Member.coop_id) == actor.coop_id)).all())
+        named = {r[0]: r[1] for r in rows}
+        audit.log_read(session, actor, [audit.member_record(m) for m in sorted(named)])
+    return visible, [ClientWeek(c, [ComingVisit(v, [named.get(m, "a carer") for m in v.carer_ids])
+                                    for v in vs]) for c, vs in weeks]
