@@ -2,9 +2,10 @@
 
 A new service function (:func:`cover_options`) and its bearer-token endpoint
 ``GET /rotas/{rota_id}/visits/{visit_id}/cover?without=<member id>...`` (coordinators of the
-rota's co-op, like every other rota read). It reads the rota through the rota service
-(``get_rota``, ``rota_problem``, ``rota_file``: the same authorization), asks the ranking of
-``scheduler.cover`` and names the carers as the co-op knows them. Taking an option is an
+rota's co-op, like every other rota read). It checks the rota as ``GET /rotas/{id}/file``
+does (in the caller's co-op, one read-log entry per client on it) but reads only the columns
+it needs (the rota file; the problem only when the week is not built yet), asks the ranking
+of ``scheduler.cover`` and names the carers as the co-op knows them. Taking an option is an
 ordinary hand edit (``PUT .../assignment``), checked by the checker like any other.
 
 The ranking places the visit at the cheapest place of each carer's day where every other
@@ -31,19 +32,21 @@ import json
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.deps import Coordinator, PathId, SessionDep
 from api.errors import Conflict, Invalid, NotFound
 from api.input import StrictJSONRoute
 from api.models import Member, Visit
 from api.models import Rota as RotaRow
-from api.services import rotas
+from api.services import access_log as audit
 from api.services.problem_builder import carer_key
 from api.services.wording import humanize, names_of
 from scheduler.checker import check
@@ -95,6 +98,7 @@ class _Week:
     done: threading.Event = field(default_factory=threading.Event)
     problem: Problem | None = None
     cover: CoverSession | None = None
+    names: dict[str, str] = field(default_factory=dict)   # carer and client ids -> names
     error: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)   # one question at a time
 
@@ -109,28 +113,28 @@ PREBUILD = True
 log = logging.getLogger("carerota.web.cover")
 
 
-def _fingerprint(url: str, rota: RotaRow) -> str:
+def _fingerprint(url: str, rota_id: int, problem: Callable[[], dict[str, Any]]) -> str:
     """What the compiled week depends on: the rota's problem without its pins (a hand edit
     clears them; the question ignores them). A version's problem never changes otherwise, so
     it is worked out once per version; versions made by hand edits share their week."""
-    assert rota.id is not None
     with _SESSIONS_LOCK:
-        known = _FINGERPRINTS.get((url, rota.id))
+        known = _FINGERPRINTS.get((url, rota_id))
     if known is not None:
         return known
-    text = json.dumps({**rota.problem, "pinned": []}, sort_keys=True, separators=(",", ":"))
+    text = json.dumps({**problem(), "pinned": []}, sort_keys=True, separators=(",", ":"))
     made = hashlib.sha256(text.encode()).hexdigest()
     with _SESSIONS_LOCK:
-        _FINGERPRINTS[(url, rota.id)] = made
+        _FINGERPRINTS[(url, rota_id)] = made
         while len(_FINGERPRINTS) > 64:
             _FINGERPRINTS.popitem(last=False)
     return made
 
 
-def _week_of(url: str, rota: RotaRow) -> _Week:
-    """The compiled week of the rota's problem: built here if nobody has, else (being) built
-    by another request or the board's prebuild, which this one waits for."""
-    key = (url, _fingerprint(url, rota))
+def _week_of(url: str, rota_id: int, problem: Callable[[], dict[str, Any]]) -> _Week:
+    """The compiled week of the rota's problem (``problem`` reads it, only when needed): built
+    here if nobody has, else (being) built by another request or the board's prebuild, which
+    this one waits for."""
+    key = (url, _fingerprint(url, rota_id, problem))
     with _SESSIONS_LOCK:
         week = _SESSIONS.get(key)
         mine = week is None
@@ -142,7 +146,9 @@ def _week_of(url: str, rota: RotaRow) -> _Week:
             _SESSIONS.move_to_end(key)
     if mine:
         try:
-            week.problem = problem_from_dict({**rota.problem, "pinned": []})
+            raw = problem()
+            week.names = names_of(raw)
+            week.problem = problem_from_dict({**raw, "pinned": []})
             week.cover = CoverSession(week.problem)
         except Exception as exc:   # recorded for every waiter; the next question builds again
             week.error = f"{type(exc).__name__}: {exc}"
@@ -156,11 +162,17 @@ def _week_of(url: str, rota: RotaRow) -> _Week:
     return week
 
 
-def _session_for(session: Session, rota: RotaRow) -> tuple[Problem, CoverSession, threading.Lock]:
-    week = _week_of(str(session.get_bind().engine.url), rota)
-    if week.cover is None or week.problem is None:
-        raise Conflict(f"the rota's week could not be prepared for the question: {week.error}")
-    return week.problem, week.cover, week.lock
+def _problem_of(session: Session, rota_id: int) -> Callable[[], dict[str, Any]]:
+    """A reader of the rota's problem column alone (memoised: read at most once)."""
+    got: list[dict[str, Any]] = []
+
+    def read() -> dict[str, Any]:
+        if not got:
+            got.append(session.connection().execute(
+                sa.select(col(RotaRow.problem)).where(col(RotaRow.id) == rota_id)).scalar_one())
+        return got[0]
+
+    return read
 
 
 def start_warm_up() -> None:
@@ -187,9 +199,7 @@ def prebuild(session: Session, rota_id: int) -> None:
         try:
             warm_up()
             with Session(engine) as s:
-                row = s.get(RotaRow, rota_id)
-                if row is not None and row.status != "superseded":
-                    _week_of(str(engine.url), row)
+                _week_of(str(engine.url), rota_id, _problem_of(s, rota_id))
         except Exception:   # a prebuild is an optimisation: the question builds it again
             log.warning("prebuilding the compiled week of rota %s failed", rota_id, exc_info=True)
 
@@ -216,11 +226,21 @@ def cover_options(session: Session, actor: Member, rota_id: int, visit_id: int,
                   without: list[int], limit: int = 10, check_first: int = 0) -> CoverPublic:
     """The carers who could take visit ``visit_id`` of rota ``rota_id`` (its open role: all of
     it when uncovered, else the roles of the carers in ``without``), cheapest first."""
-    stored = rotas.rota_file(session, actor, rota_id)   # coordinator of the co-op, as GET /rotas/{id}/file
-    row = session.get(RotaRow, rota_id)
+    # the rota service's check (GET /rotas/{id}/file: the caller's co-op) and its read log, on
+    # the columns this needs: the rota row's JSON (10 MB of a 500-client week, decoded twice as
+    # the log's commit expires it) took most of a question
+    table = RotaRow.__table__   # type: ignore[attr-defined]
+    found = session.connection().execute(sa.select(table.c.coop_id, table.c.rota_file)
+                                         .where(table.c.id == rota_id)).first()
+    if found is None or found[0] != actor.coop_id:
+        raise NotFound(f"rota {rota_id} not found")
+    stored: dict[str, Any] = found[1]
+    client_ids = session.connection().execute(
+        sa.select(col(Visit.client_id)).where(col(Visit.rota_id) == rota_id).distinct()).scalars().all()
+    audit.log_read(session, actor, [audit.client_record("rota", rota_id, c) for c in sorted(client_ids)])
     visit = session.exec(select(Visit).where(Visit.rota_id == rota_id,
                                              Visit.week_visit_id == visit_id)).first()
-    if row is None or visit is None:
+    if visit is None:
         raise NotFound(f"visit {visit_id} not found in rota {rota_id}")
     if str(visit.status) not in ("planned", "unassigned"):
         raise Conflict(f"visit {visit_id} is {visit.status}; it can no longer be changed")
@@ -228,12 +248,14 @@ def cover_options(session: Session, actor: Member, rota_id: int, visit_id: int,
     for i, m in enumerate(without):
         if m not in carer_ids:
             raise Invalid("the request is not valid", [f"without[{i}]: member {m} is not on this visit"])
-    problem, cover, lock = _session_for(session, row)
+    week = _week_of(str(session.get_bind().engine.url), rota_id, _problem_of(session, rota_id))
+    if week.cover is None or week.problem is None:
+        raise Conflict(f"the rota's week could not be prepared for the question: {week.error}")
+    problem, cover, lock, names = week.problem, week.cover, week.lock, week.names
     try:
         rota = rota_from_dict(stored, problem)
     except RotaError as exc:
         raise Conflict("the stored rota cannot be read: " + "; ".join(exc.errors[:5])) from None
-    names = names_of(row.problem)
     with lock:
         try:
             answer = cover.ask(rota, visit.key, {carer_key(m) for m in without}, limit)
