@@ -193,6 +193,8 @@ def run_page(request: Request, run_id: PathId, user: Coordinator, session: Sessi
 def run_status(run_id: PathId, user: Coordinator, session: SessionDep) -> JSONResponse:
     """The run as ``GET /runs/{id}`` has it, for the progress view's polling."""
     run = runs.get_run(session, user.member, run_id)
+    if run.status == "succeeded" and run.rota_id is not None:
+        cover.prebuild(session, run.rota_id)   # the draft's "who can cover this?", built ahead
     body = run.model_dump(mode="json", exclude={"unassigned"})
     body["unassigned_count"] = len(run.unassigned)
     return JSONResponse(body)

@@ -189,11 +189,16 @@ def start_warm_up() -> None:
 
 def prebuild(session: Session, rota_id: int) -> None:
     """Build the compiled week of rota ``rota_id`` in a thread (nothing when it is built or
-    being built), after compiling the core on a tiny week: the board calls this for the rota
-    it shows, so the coordinator's first "who can cover this?" finds it ready."""
+    being built), after compiling the core on a tiny week: the board and a visit's page call
+    this for their rota, the progress view for the draft its solve made, so the coordinator's
+    first "who can cover this?" finds it ready."""
     if not PREBUILD:
         return
     engine = session.get_bind().engine
+    with _SESSIONS_LOCK:   # built, or being built: nothing to start
+        known = _FINGERPRINTS.get((str(engine.url), rota_id))
+        if known is not None and (str(engine.url), known) in _SESSIONS:
+            return
 
     def work() -> None:
         try:
