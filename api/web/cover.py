@@ -113,16 +113,17 @@ PREBUILD = True
 log = logging.getLogger("carerota.web.cover")
 
 
-def _fingerprint(url: str, rota_id: int, problem: Callable[[], dict[str, Any]]) -> str:
-    """What the compiled week depends on: the rota's problem without its pins (a hand edit
-    clears them; the question ignores them). A version's problem never changes otherwise, so
-    it is worked out once per version; versions made by hand edits share their week."""
+def _fingerprint(url: str, rota_id: int, problem: Callable[[], str]) -> str:
+    """What the compiled week depends on: the rota's problem, as stored (its text: hashed
+    without decoding it). A version's problem never changes once stored, so this is worked out
+    once per version; the versions hand edits make store the same problem (a hand edit empties
+    the pins, already empty but after a re-solve of a published rota, which then builds once
+    more), so they share their week."""
     with _SESSIONS_LOCK:
         known = _FINGERPRINTS.get((url, rota_id))
     if known is not None:
         return known
-    text = json.dumps({**problem(), "pinned": []}, sort_keys=True, separators=(",", ":"))
-    made = hashlib.sha256(text.encode()).hexdigest()
+    made = hashlib.sha256(problem().encode()).hexdigest()
     with _SESSIONS_LOCK:
         _FINGERPRINTS[(url, rota_id)] = made
         while len(_FINGERPRINTS) > 64:
@@ -130,7 +131,7 @@ def _fingerprint(url: str, rota_id: int, problem: Callable[[], dict[str, Any]]) 
     return made
 
 
-def _week_of(url: str, rota_id: int, problem: Callable[[], dict[str, Any]]) -> _Week:
+def _week_of(url: str, rota_id: int, problem: Callable[[], str]) -> _Week:
     """The compiled week of the rota's problem (``problem`` reads it, only when needed): built
     here if nobody has, else (being) built by another request or the board's prebuild, which
     this one waits for."""
@@ -146,7 +147,7 @@ def _week_of(url: str, rota_id: int, problem: Callable[[], dict[str, Any]]) -> _
             _SESSIONS.move_to_end(key)
     if mine:
         try:
-            raw = problem()
+            raw = json.loads(problem())
             week.names = names_of(raw)
             week.problem = problem_from_dict({**raw, "pinned": []})
             week.cover = CoverSession(week.problem)
@@ -162,14 +163,14 @@ def _week_of(url: str, rota_id: int, problem: Callable[[], dict[str, Any]]) -> _
     return week
 
 
-def _problem_of(session: Session, rota_id: int) -> Callable[[], dict[str, Any]]:
-    """A reader of the rota's problem column alone (memoised: read at most once)."""
-    got: list[dict[str, Any]] = []
+def _problem_of(session: Session, rota_id: int) -> Callable[[], str]:
+    """A reader of the rota's problem column alone, as its stored JSON text (read at most once)."""
+    got: list[str] = []
 
-    def read() -> dict[str, Any]:
+    def read() -> str:
         if not got:
-            got.append(session.connection().execute(
-                sa.select(col(RotaRow.problem)).where(col(RotaRow.id) == rota_id)).scalar_one())
+            text = sa.select(sa.cast(col(RotaRow.problem), sa.Text)).where(col(RotaRow.id) == rota_id)
+            got.append(session.connection().execute(text).scalar_one())
         return got[0]
 
     return read
