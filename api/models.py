@@ -580,6 +580,9 @@ class SolveRun(SQLModel, table=True):
     objective: float | None = None
     best_bound: float | None = None
     gap: float | None = None
+    #: visits the best rota so far covers, of the week's visits (the progress view's count)
+    covered_visits: int | None = None
+    total_visits: int | None = None
     progress_at: NaiveDatetime | None = None
     error: str | None = None
     rota_id: int | None = Field(default=None, foreign_key="rota.id")
@@ -751,6 +754,9 @@ class RunPublic(SQLModel):
     best_bound: float | None
     #: (objective - best_bound) / objective, 0 to 1; null when no bound is proven (see gap_text)
     gap: float | None
+    #: visits covered by the best rota so far (the final rota's once succeeded), of total_visits
+    covered_visits: int | None = None
+    total_visits: int | None = None
     error: str | None
     rota_id: int | None
     created_at: NaiveDatetime

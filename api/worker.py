@@ -2,7 +2,7 @@
 
 :class:`SolvePool` wraps a ``ProcessPoolExecutor`` (spawn context: no inherited threads or
 connections). A queued run is claimed atomically (``queued`` → ``running``), so a run is
-solved once however often it is submitted. Progress (objective, bound, gap) is written to
+solved once however often it is submitted. Progress (objective, bound, gap, covered visits) is written to
 the run row while the solver works. A solve whose rota fails the checker, or that raises,
 marks the run failed and leaves every stored rota as it was (the last good rota stays).
 
@@ -163,10 +163,12 @@ def _progress_writer(engine: sa.Engine, run_id: int, lease: str):
         objective = getattr(p, "objective", None)
         bound = getattr(p, "best_bound", getattr(p, "bound", None))
         gap = gap_of(objective, bound)   # the API's one definition, not the solver's own
+        covered, total = getattr(p, "covered", None), getattr(p, "visits", None)
         try:
             with engine.begin() as conn:
                 conn.execute(sa.update(_RUNS).where(_held(run_id, lease))
-                             .values(objective=objective, best_bound=bound, gap=gap, progress_at=utcnow()))
+                             .values(objective=objective, best_bound=bound, gap=gap, progress_at=utcnow(),
+                                     covered_visits=covered, total_visits=total))
         except Exception:
             log.warning("could not record progress of run %s", run_id, exc_info=True)
 
@@ -236,7 +238,9 @@ def _store(engine: sa.Engine, run_id: int, lease: str, rota_file: dict, best_bou
                 gap = gap_of(objective, best_bound)
                 done = s.connection().execute(sa.update(_RUNS).where(_held(run_id, lease)).values(
                     status=RunStatus.succeeded, rota_id=rota.id, finished_at=utcnow(),
-                    objective=objective, best_bound=best_bound, gap=gap, lease_id=None)).rowcount
+                    objective=objective, best_bound=best_bound, gap=gap, lease_id=None,
+                    covered_visits=len(rota_file.get("assignments", [])),
+                    total_visits=len((run.problem or {}).get("visits", [])))).rowcount
                 if done != 1:
                     s.rollback()
                     log.warning("run %s: the lease was revoked; its rota is not stored", run_id)

@@ -8,28 +8,37 @@ keeps the cheapest. The options are ranked by the change in the rota's objective
 parts a person weighs: extra travel, a new face for the client, lateness. Taking one gives a
 rota the checker accepts, with exactly that change in its objective (``tests/test_cover.py``).
 
-``CoverSession(problem)`` builds the compiled instance once (9.5 s on a 500-client week of
-8,841 visits, every carer kept for every role); each question after that loads the rota and
-answers in 30-90 ms there (measured on this 2-core machine, shared), so a service keeps one
-session per week and the 1 s target holds from the second question on.
+``CoverSession(problem)`` builds the compiled instance once. It does not go through
+``build_options`` (one ``Option`` object per carer, visit and role: a million on a 500-client
+week, 10 s of the first question): :func:`eligibility` works out the same eligibility matrix
+and candidate lists with numpy, from the same rules (``role_allows`` for skills, volunteers,
+exclusions, gender and pins; ``start_range`` and the availability intervals for timing), and
+``tests/test_cover.py`` holds the two equal on varied weeks. The first question of a process
+also compiles the core's struct constructors (not cached by numba): :func:`warm_up` does that
+ahead, on a tiny week. Each question after the build loads the rota and answers in 30-90 ms
+on a 500-client week, so a service keeps one session per problem.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from scheduler.candidates import build_options, role_allows, visit_day
+from scheduler.candidates import role_allows, visit_day
 from scheduler.model.context import Weights
 from scheduler.problem import Problem
 from scheduler.rota import Rota
 from scheduler.search import core, operators
+from scheduler.search.core import Inst
 from scheduler.search.engine import Live, Search
+from scheduler.search.instance import build_instance
+from scheduler.search.params import SearchParams
 
-__all__ = ["CoverAnswer", "CoverOption", "CoverSession", "who_can_cover"]
+__all__ = ["CoverAnswer", "CoverOption", "CoverSession", "eligibility", "warm_up", "who_can_cover"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,11 @@ class CoverSession:
         self.problem = problem
         self.weights = Weights(problem)
         self.day_of_visit = [visit_day(problem, v) for v in problem.visits]
-        self.search = Search(problem, build_options(problem), self.weights, self.day_of_visit)
+        # the instance of build_instance(problem, build_options(problem)), without the options
+        inst = build_instance(problem, [], self.weights, self.day_of_visit)
+        elig, cand_ptr, cand = eligibility(problem, inst)
+        self.search = _PrebuiltSearch(problem, inst._replace(elig=elig, cand_ptr=cand_ptr, cand=cand),
+                                      self.weights)
         self.index = {v.id: i for i, v in enumerate(problem.visits)}
         self.carer_index = {c.id: i for i, c in enumerate(problem.carers)}
         self._keep: tuple[np.ndarray, int] | None = None
@@ -157,6 +170,103 @@ class CoverSession:
             return "not working then"
         return ("no place in their day keeps every rule with their other visits where they are "
                 "(travel, caps or rest)")
+
+
+class _PrebuiltSearch(Search):
+    """The local search's evaluator over an instance built here (``Search.__init__`` builds it
+    from ``Option`` objects, the slow part this module avoids); the rest is ``Search``'s."""
+
+    def __init__(self, problem: Problem, inst: Inst, weights: Weights):
+        # deliberately not Search.__init__: its only other work is building ``inst``
+        self.problem, self.params, self.inst = problem, SearchParams(), inst
+        self.iref = core.inst_ref(inst)
+        self.scale = weights.scale
+        stop_has = np.diff(inst.cand_ptr) > 0
+        starts, nroles = inst.v_stop0.astype(np.int64), inst.v_nroles.astype(np.int64)
+        self.insertable = np.array([bool(stop_has[a:a + n].all())
+                                    for a, n in zip(starts, nroles, strict=True)], bool)
+        self.multi = np.flatnonzero(inst.v_nroles > 1).astype(np.int64)
+
+
+def eligibility(problem: Problem, inst: Inst) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(elig, cand_ptr, cand)`` exactly as ``build_instance`` makes them from
+    ``build_options(problem)``: carer ``c`` may fill stop ``s`` when ``role_allows`` and one of
+    the carer's availability intervals holds the role's duration with a start in the visit's
+    ``start_range`` (``inst.v_e``..``inst.v_last``); each stop's candidates nearest first
+    (travel minutes from home, then carer index)."""
+    visits, carers = problem.visits, problem.carers
+    nc, nk, ns = len(carers), int(inst.dims[3]), int(inst.dims[4])
+    elig = np.zeros((ns, nc), np.uint8)
+    if ns == 0 or nc == 0:
+        return elig, np.zeros(ns + 1, np.int32), np.zeros(0, np.int32)
+    # the static part, role_allows taken apart into what it reads, each worked out once per
+    # distinct value: the skills (per skill set, and day when a skill expires), the volunteer
+    # rule, the client's exclusions and gender preference; a pinned visit asks role_allows itself
+    dated = any(c.skills_until for c in carers)
+    is_volunteer = np.array([c.is_volunteer for c in carers], bool)
+    by_skills: dict[tuple[frozenset[str], int], np.ndarray] = {}
+    by_client: dict[str, np.ndarray] = {}
+    allowed = np.zeros((ns, nc), bool)
+    for s in range(ns):
+        vi, r = int(inst.s_visit[s]), int(inst.s_role[s])
+        visit = visits[vi]
+        if visit.id in problem.pin_by_visit:
+            allowed[s] = [role_allows(problem, c, visit, r) for c in carers]
+            continue
+        need = visit.roles[r].skills
+        day = visit_day(problem, visit) if dated else -1
+        skilled = by_skills.get((need, day))
+        if skilled is None:
+            at = problem.day_start(visit_day(problem, visit))
+            skilled = by_skills[(need, day)] = np.array(
+                [need <= (c.skills_at(at) if c.skills_until else c.skills) for c in carers], bool)
+        welcome = by_client.get(visit.client)
+        if welcome is None:
+            k = problem.client_by_id[visit.client]
+            pref = k.gender_preference
+            welcome = by_client[visit.client] = np.array(
+                [c.id not in k.excluded_carers and (pref is None or c.gender == pref) for c in carers], bool)
+        allowed[s] = skilled & welcome & (~is_volunteer if not visit.volunteer_ok else True)
+    # timing: an interval [a, b] of the carer holds a start in [lo, hi] with the role's duration
+    lo = inst.v_e[inst.s_visit].astype(np.int64)      # build_instance's start_range per visit
+    hi = inst.v_last[inst.s_visit].astype(np.int64)
+    dur = inst.s_dur.astype(np.int64)
+    timed = np.zeros((ns, nc), bool)
+    for ci, c in enumerate(carers):   # a few intervals per carer, every stop at once
+        for iv in c.availability:
+            timed[:, ci] |= np.maximum(lo, iv.start) <= np.minimum(hi, iv.end - dur)
+    ok = allowed & timed
+    elig[ok] = 1
+    # candidates nearest first: travel minutes from the carer's home to the client, then index
+    home = np.arange(nc) + nk
+    dist = inst.tt[inst.c_speed[None, :], home[None, :], np.arange(nk)[:, None]]   # [client, carer]
+    order = np.argsort(dist, axis=1, kind="stable")[inst.v_client[inst.s_visit]]  # [stop, rank]
+    ranked = np.take_along_axis(ok, order, axis=1)
+    rows_i, ranks = np.nonzero(ranked)   # row-major: stop by stop, nearest first
+    cand = order[rows_i, ranks].astype(np.int32)
+    cand_ptr = np.zeros(ns + 1, np.int32)
+    cand_ptr[1:] = np.cumsum(ranked.sum(axis=1))
+    return elig, cand_ptr, cand
+
+
+_warm = threading.Lock()
+_warmed = False
+
+
+def warm_up() -> None:
+    """Compile what the first question of a process would (the core's struct constructors,
+    which numba does not cache) on a tiny week: call it ahead, e.g. in a thread at start-up."""
+    global _warmed
+    with _warm:
+        if _warmed:
+            return
+        from scheduler.example import generate_problem
+        from scheduler.problem import problem_from_dict
+
+        problem = problem_from_dict(generate_problem(clients=1, seed=0))
+        empty = Rota(problem=problem.name, status="feasible", assignments=[], unassigned=[])
+        CoverSession(problem).ask(empty, problem.visits[0].id)
+        _warmed = True
 
 
 _sessions: dict[int, CoverSession] = {}

@@ -102,3 +102,59 @@ def test_by_default_an_option_moves_no_other_visit_so_taking_it_is_one_edit() ->
         taken = _with(r, Assignment("a1", o.carers, o.start))
         assert check(p, taken).violations == [] or all(
             v.rule in ("objective", "kpis") for v in check(p, taken).violations)
+
+
+def _varied_week(seed: int) -> Problem:
+    """A generated week with every eligibility rule in play: a gender preference, an excluded
+    carer, a skill that expires mid-week, a pinned double-check, volunteers."""
+    raw = generate_problem(clients=8, seed=seed)
+    raw["clients"][0]["gender_preference"] = "female"
+    raw["clients"][1]["excluded_carers"] = [raw["carers"][0]["id"]]
+    skilled = next(c for c in raw["carers"] if "medication" in c.get("skills", []))
+    middle = raw["visits"][len(raw["visits"]) // 2]["earliest_start"][:10]
+    skilled["skills_valid_until"] = {"medication": middle}
+    v = raw["visits"][3]
+    needs = {s for r in v.get("roles", [{}]) for s in r.get("skills", [])}
+    allowed = next(c for c in raw["carers"] if needs <= set(c.get("skills", [])) and c["kind"] == "staff")
+    raw["pinned"] = [{"visit": v["id"], "carers": [allowed["id"]], "start": v["earliest_start"]}]
+    return problem_from_dict(raw)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 5])
+def test_the_compiled_weeks_eligibility_is_exactly_the_options_the_solver_builds(seed: int) -> None:
+    """CoverSession builds its eligibility with numpy instead of ``build_options`` (10 s on a
+    500-client week): it must give the same matrix and the same nearest-first candidate lists,
+    or a suggestion could name a carer the rules exclude (or miss one they allow)."""
+    from scheduler.candidates import build_options, visit_day
+    from scheduler.cover import eligibility
+    from scheduler.model.context import Weights
+    from scheduler.search.instance import build_instance
+
+    problem = _varied_week(seed)
+    assert problem.pinned and any(c.skills_until for c in problem.carers)
+    weights, days = Weights(problem), [visit_day(problem, v) for v in problem.visits]
+    expected = build_instance(problem, build_options(problem), weights, days)
+    elig, cand_ptr, cand = eligibility(problem, build_instance(problem, [], weights, days))
+    assert expected.elig.sum() > 0
+    assert (elig == expected.elig).all()
+    assert (cand_ptr == expected.cand_ptr).all()
+    assert (cand == expected.cand).all()
+
+
+def test_the_pinned_and_expiring_skill_rules_hold_in_a_question_too() -> None:
+    """A question about the pinned visit offers only its pinned carer; after the certificate
+    expires the carer who held it is not offered for a visit that needs it."""
+    problem = _varied_week(1)
+    pin = problem.pinned[0]
+    empty = Rota(problem=problem.name, status="feasible", assignments=[], unassigned=[], objective=None,
+                 best_bound=None, kpis={}, solve_seconds=0.0)
+    answer = CoverSession(problem).ask(empty, pin.visit)
+    assert {o.carer for o in answer.options} <= {pin.carers[0]}
+    expiring = next(c for c in problem.carers if c.skills_until)
+    skill, until = expiring.skills_until[0]
+    late = [v for v in problem.visits if v.earliest_start >= until and v.id != pin.visit
+            and any(skill in r.skills for r in v.roles)]
+    assert late, "the week has visits needing the skill after it expires"
+    session = CoverSession(problem)
+    for v in late[:5]:
+        assert expiring.id not in {o.carer for o in session.ask(empty, v.id).options}

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from api.deps import PathId, SessionDep, get_ledger, get_now, get_pool
 from api.errors import Invalid, ServiceError
-from api.models import ERROR_RESPONSES, AssignmentChange, CheckOut, GiftCreate, RotaRequest, role_of
+from api.models import ERROR_RESPONSES, AssignmentChange, CheckOut, GiftCreate, Member, RotaRequest, role_of
 from api.ratelimit import limit_login, limit_writes
 from api.services import bank, members, rotas, runs, visits
 from api.services.rotas import week_of
@@ -161,12 +161,13 @@ def board_page(request: Request, user: Coordinator, session: SessionDep, now: No
                week_start: dt.date | None = None, rota_id: Annotated[int | None, Query(ge=1)] = None,
                carer: Annotated[int | None, Query(ge=1)] = None,
                client: Annotated[int | None, Query(ge=1)] = None,
-               day: Annotated[int | None, Query(ge=0, le=6)] = None) -> Response:
+               day: Annotated[int | None, Query(ge=0, le=6)] = None,
+               area: Annotated[str | None, Query(max_length=100)] = None) -> Response:
     """The week board: carers by days, the unassigned visits with reasons, the KPIs."""
     if week_start is not None and week_start.weekday() != 0:
         raise Invalid("week_start: must be a Monday", ["week_start: must be a Monday"])
     week = week_start or views.default_week(session, user.member, now.date())
-    data = views.board(session, user.member, week, rota_id, carer, client, day)
+    data = views.board(session, user.member, week, rota_id, carer, client, day, area or None)
     return render(request, "board.html", user, b=data, next_week=week_of(now.date()) + dt.timedelta(days=7),
                   message=request.query_params.get("message"))
 
@@ -192,6 +193,8 @@ def run_page(request: Request, run_id: PathId, user: Coordinator, session: Sessi
 def run_status(run_id: PathId, user: Coordinator, session: SessionDep) -> JSONResponse:
     """The run as ``GET /runs/{id}`` has it, for the progress view's polling."""
     run = runs.get_run(session, user.member, run_id)
+    if run.status == "succeeded" and run.rota_id is not None:
+        cover.prebuild(session, run.rota_id)   # the draft's "who can cover this?", built ahead
     body = run.model_dump(mode="json", exclude={"unassigned"})
     body["unassigned_count"] = len(run.unassigned)
     return JSONResponse(body)
@@ -286,17 +289,22 @@ def check_out(visit_id: PathId, user: PostAnyone, session: SessionDep, ledger: L
 
 # ----------------------------------------------------------------------------- time bank
 @router.get("/me/timebank", response_class=HTMLResponse)
-def my_timebank(request: Request, user: Anyone, ledger: Ledger, now: Now) -> Response:
-    """Balance, statement by month and the gift form (``GET /me/timebank``)."""
-    return _timebank(request, user, ledger, now, 200, [], request.query_params.get("message"))
+def my_timebank(request: Request, user: Anyone, session: SessionDep, ledger: Ledger, now: Now) -> Response:
+    """Balance, statement by month and the gift form (``GET /me/timebank``): the recipient is
+    picked by name from those ``POST /timebank/gifts`` would accept."""
+    return _timebank(request, user, ledger, now, 200, [], request.query_params.get("message"),
+                     session=session)
 
 
 def _timebank(request: Request, user: WebUser, ledger: Any, now: dt.datetime, status: int,
-              errors: list[str], message: str | None, form: dict[str, str] | None = None) -> Response:
+              errors: list[str], message: str | None, form: dict[str, str] | None = None,
+              session: Any = None) -> Response:
     statement, months = views.timebank(ledger, user.member, now.date())
+    recipients = views.gift_recipients(session, user.member) if session is not None else []
     # a new key for every rendered form: a double click sends one key twice, so it gives once
     return render(request, "timebank.html", user, status_code=status, st=statement, months=months,
-                  key=secrets.token_urlsafe(18), errors=errors, message=message, form=form or {})
+                  key=secrets.token_urlsafe(18), errors=errors, message=message, form=form or {},
+                  recipients=recipients, groups=views.RECIPIENT_GROUPS)
 
 
 @router.post("/me/timebank/gift")
@@ -309,20 +317,21 @@ def gift(request: Request, user: PostAnyone, session: SessionDep, ledger: Ledger
     form = {"to_member_id": to_member_id, "minutes": minutes, "note": note}
     errors = []
     if not to_member_id.strip().isdigit():
-        errors.append("to_member_id: give the member number of the person you give to")
+        errors.append("to_member_id: choose the person you give to")
     if not minutes.strip().isdigit():
         errors.append("minutes: a whole number of minutes, e.g. 60")
     if errors:
-        return _timebank(request, user, ledger, now, 422, errors, None, form)
+        return _timebank(request, user, ledger, now, 422, errors, None, form, session)
     try:
         data = GiftCreate(to_member_id=int(to_member_id), minutes=int(minutes), note=note or None)
         done = bank.transfer(session, ledger, user.member, "gift", data, idempotency_key)
     except ValidationError as exc:
-        return _timebank(request, user, ledger, now, 422, _field_errors(exc), None, form)
+        return _timebank(request, user, ledger, now, 422, _field_errors(exc), None, form, session)
     except ServiceError as exc:
         return _timebank(request, user, ledger, now, exc.status_code, exc.errors or [exc.message], None,
-                         form)
-    message = (f"you gave {views.minutes_text(done.minutes)} to member {done.to_member_id}"
+                         form, session)
+    to = session.get(Member, done.to_member_id)   # checked by the transfer: in the giver's co-op
+    message = (f"you gave {views.minutes_text(done.minutes)} to {to.full_name if to else 'them'}"
                + (" (this form was already sent: given once)" if done.replayed else ""))
     return RedirectResponse(f"/web/me/timebank?message={quote(message)}", status_code=303)
 
@@ -347,6 +356,7 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(cover.router, responses=ERROR_RESPONSES)
     app.mount("/web/static", StaticFiles(directory=str(HERE / "static")), name="web-static")
+    cover.start_warm_up()
     api_handler = app.exception_handlers.get(ServiceError)
 
     async def service_error(request: Request, exc: Exception) -> Response:

@@ -209,6 +209,6 @@ def test_a_family_member_and_a_client_see_who_is_coming_for_their_client_only(wo
         visits = api_client.get(f"/clients/{mine['id']}/visits", headers=a.h(role),
                                 params={"week_start": WEEK}).json()
         shown = [v for v in visits if v["start"]]
-        assert shown and page.count("<li><strong>") == len(shown), role
+        assert shown and page.count('<li id="coming-visit-') == len(shown), role
         r = pages[role].get(f"/web/coming?week_start={WEEK}&client_id={other['id']}")
         assert r.status_code == 404, role

@@ -1,5 +1,5 @@
 // The progress view: polls the run (GET /web/runs/{id}/status, the same answer as GET /runs/{id})
-// and draws the objective and the bound over time until the solve ends.
+// and draws the objective and the bound, and the visits covered, over time until the solve ends.
 (function () {
   "use strict";
   var box = document.getElementById("progress");
@@ -28,6 +28,14 @@
       points.filter(function (p) { return p.o !== null; }).map(function (p) { return xy(p.t, p.o); }).join(" "));
     document.getElementById("run-line-bound").setAttribute("points",
       points.filter(function (p) { return p.b !== null; }).map(function (p) { return xy(p.t, p.b); }).join(" "));
+    var counted = points.filter(function (p) { return p.c !== null && p.n; });
+    if (counted.length) {
+      var total = counted[counted.length - 1].n;
+      document.getElementById("run-line-covered").setAttribute("points", counted.map(function (p) {
+        return (10 + p.t / tMax * 300).toFixed(1) + "," + (70 - p.c / total * 60).toFixed(1);
+      }).join(" "));
+      text("run-covered-range", "0 at the bottom, all " + total + " at the top");
+    }
   }
 
   function poll() {
@@ -45,7 +53,11 @@
         text("run-objective", s.objective === null ? "not yet" : s.objective.toFixed(1));
         text("run-bound", s.best_bound === null ? "none proven yet" : s.best_bound.toFixed(1));
         text("run-gap", s.gap_text);
-        points.push({ t: (Date.now() - t0) / 1000, o: s.objective, b: s.best_bound });
+        if (s.covered_visits !== null && s.covered_visits !== undefined) {
+          text("run-covered", s.covered_visits + " of " + s.total_visits);
+        }
+        points.push({ t: (Date.now() - t0) / 1000, o: s.objective, b: s.best_bound,
+                      c: s.covered_visits === undefined ? null : s.covered_visits, n: s.total_visits });
         draw();
         if (s.status === "succeeded") {
           text("run-unassigned", String(s.unassigned_count));
