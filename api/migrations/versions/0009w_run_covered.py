@@ -4,7 +4,7 @@ The worker writes, with the objective and the bound, how many of the week's visi
 rota so far covers (``covered_visits`` of ``total_visits``), so the progress view shows it.
 
 Revision ID: 0009w
-Revises: 0008
+Revises: 0009p
 """
 from collections.abc import Sequence
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0009w'
-down_revision: str | None = '0008'
+down_revision: str | None = '0009p'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
