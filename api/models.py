@@ -880,6 +880,13 @@ class GiftCreate(Forbid):
     note: str | None = Field(default=None, max_length=500)
 
 
+class DonationCreate(Forbid):
+    """Hours given to the co-op's community pot (one pot per co-op)."""
+
+    minutes: int = Field(gt=0, le=100_000)
+    note: str | None = Field(default=None, max_length=500)
+
+
 class ExchangeCreate(Forbid):
     """A volunteer gave ``minutes`` of help to another member outside the rota."""
 

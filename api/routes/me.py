@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from api.deps import Carer, CurrentMember, SessionDep, SettingsDep, get_ledger, get_now
 from api.errors import NotFound
 from api.input import StrictJSONRoute
-from api.models import ExchangeCreate, GiftCreate, Member, MyRotaPublic, saved_id
+from api.models import DonationCreate, ExchangeCreate, GiftCreate, Member, MyRotaPublic, saved_id
 from api.ratelimit import limit_writes
 from api.security import create_token, decode_token
 from api.services import bank
@@ -69,6 +69,13 @@ def gift(data: GiftCreate, session: SessionDep, member: CurrentMember, ledger: L
     """Give hours to another member of the co-op. A retry with the same ``Idempotency-Key``
     returns the original transfer (``replayed: true``)."""
     return bank.transfer(session, ledger, member, "gift", data, idempotency_key)
+
+
+@router.post("/timebank/donations", response_model=bank.TransferPublic, status_code=201, tags=["time bank"])
+def donation(data: DonationCreate, member: CurrentMember, ledger: Ledger, idempotency_key: IdempotencyKey):
+    """Give hours to the co-op's community pot. A retry with the same ``Idempotency-Key`` returns
+    the original donation (``replayed: true``)."""
+    return bank.donate(ledger, member, data, idempotency_key)
 
 
 @router.post("/timebank/exchanges", response_model=bank.TransferPublic, status_code=201, tags=["time bank"])

@@ -335,6 +335,7 @@ NOT_PERSONAL: dict[str, str] = {
     "GET /me/calendar-link": "a private feed URL; the feed itself is logged",
     "GET /me/timebank": "the caller's own time-bank minutes (the ledger holds no care data)",
     "POST /timebank/gifts": "moves minutes in the ledger (no care data)",
+    "POST /timebank/donations": "moves minutes to the community pot (no care data)",
     "POST /timebank/exchanges": "moves minutes in the ledger (no care data)",
     "GET /health": "service status",
 }

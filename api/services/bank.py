@@ -1,4 +1,5 @@
-"""The time bank seen from the API: accounts of members, visit credits, gifts and exchanges.
+"""The time bank seen from the API: accounts of members, visit credits, gifts, exchanges and
+donations to the community pot.
 
 The ledger (``timebank.Ledger``) is append-only and idempotent itself; this module maps the
 co-op's members onto its accounts (``coop_id`` = str(co-op id), ``owner_ref`` = str(member id)).
@@ -12,7 +13,7 @@ import datetime as dt
 from sqlmodel import Session, SQLModel
 
 from api.errors import Conflict, Forbidden, Invalid, NotFound
-from api.models import ExchangeCreate, GiftCreate, Member, Role, Visit, role_of, saved_id
+from api.models import DonationCreate, ExchangeCreate, GiftCreate, Member, Role, Visit, role_of, saved_id
 from api.services.common import get_member
 from timebank import (
     AccountKind,
@@ -68,7 +69,8 @@ class TransferPublic(SQLModel):
     kind: str
     minutes: int
     from_member_id: int
-    to_member_id: int
+    #: ``null`` for a donation: the community pot is no member's
+    to_member_id: int | None
     replayed: bool
     balance: int
 
@@ -147,13 +149,40 @@ def my_timebank(ledger: Ledger, actor: Member, start: dt.date | None, end: dt.da
                                                                                    page.next_after))
 
 
+def _checked_key(idempotency_key: str) -> str:
+    key = idempotency_key.strip()
+    if not key or len(key) > 200:
+        raise Invalid("Idempotency-Key: a non-empty header of at most 200 characters is required")
+    return key
+
+
+def donate(ledger: Ledger, actor: Member, data: DonationCreate, idempotency_key: str) -> TransferPublic:
+    """Hours from the caller's own account to the co-op's community pot. The ``Idempotency-Key``
+    makes a retry (a double click) return the original donation instead of giving twice."""
+    key = _checked_key(idempotency_key)
+    from_account = account_of(ledger, actor)
+    try:
+        txn = ledger.donate(str(actor.coop_id), from_id=from_account, minutes=data.minutes,
+                            idempotency_key=f"api:donation:{actor.id}:{key}", recorded_by=str(actor.id),
+                            memo=data.note or "")
+    except InsufficientBalance as exc:
+        raise Conflict(f"minutes: you have {exc.balance} minutes in the time bank; giving {data.minutes} "
+                       f"would leave {exc.new_balance}, below the lowest balance allowed ({exc.limit})"
+                       ) from None
+    except IdempotencyConflict:
+        raise Conflict(f"Idempotency-Key: '{key}' was already used for a different donation; send a new "
+                       "key for a new donation (the same request with the same key returns the original)"
+                       ) from None
+    return TransferPublic(transaction_id=txn.id, kind="donation", minutes=data.minutes,
+                          from_member_id=saved_id(actor), to_member_id=None, replayed=txn.replayed,
+                          balance=ledger.balance(from_account))
+
+
 def transfer(session: Session, ledger: Ledger, actor: Member, kind: str, data: GiftCreate | ExchangeCreate,
              idempotency_key: str) -> TransferPublic:
     """A gift (hours given away) or an exchange (paying another member for help received),
     from the caller's own account. The ``Idempotency-Key`` makes a retry return the original."""
-    key = idempotency_key.strip()
-    if not key or len(key) > 200:
-        raise Invalid("Idempotency-Key: a non-empty header of at most 200 characters is required")
+    key = _checked_key(idempotency_key)
     to = get_member(session, data.to_member_id, actor)
     if to.id == actor.id:
         raise Invalid("to_member_id: cannot transfer to yourself")

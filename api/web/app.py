@@ -21,7 +21,16 @@ from pydantic import ValidationError
 
 from api.deps import PathId, SessionDep, get_ledger, get_now, get_pool
 from api.errors import Invalid, ServiceError
-from api.models import ERROR_RESPONSES, AssignmentChange, CheckOut, GiftCreate, Member, RotaRequest, role_of
+from api.models import (
+    ERROR_RESPONSES,
+    AssignmentChange,
+    CheckOut,
+    DonationCreate,
+    GiftCreate,
+    Member,
+    RotaRequest,
+    role_of,
+)
 from api.ratelimit import limit_login, limit_writes
 from api.services import bank, members, rotas, runs, visits
 from api.services.rotas import week_of
@@ -313,25 +322,33 @@ def gift(request: Request, user: PostAnyone, session: SessionDep, ledger: Ledger
          minutes: Annotated[str, Form(max_length=20)] = "",
          note: Annotated[str, Form(max_length=500)] = "",
          idempotency_key: Annotated[str, Form(max_length=200)] = "") -> Response:
-    """A gift (``POST /timebank/gifts``) with the form's own Idempotency-Key."""
+    """A gift (``POST /timebank/gifts``), or a donation to the pot (``POST /timebank/donations``)
+    when the recipient is ``pot``, with the form's own Idempotency-Key."""
     form = {"to_member_id": to_member_id, "minutes": minutes, "note": note}
     errors = []
-    if not to_member_id.strip().isdigit():
-        errors.append("to_member_id: choose the person you give to")
+    to_pot = to_member_id.strip() == "pot"
+    if not to_pot and not to_member_id.strip().isdigit():
+        errors.append("to_member_id: choose the person you give to, or the pot")
     if not minutes.strip().isdigit():
         errors.append("minutes: a whole number of minutes, e.g. 60")
     if errors:
         return _timebank(request, user, ledger, now, 422, errors, None, form, session)
     try:
-        data = GiftCreate(to_member_id=int(to_member_id), minutes=int(minutes), note=note or None)
-        done = bank.transfer(session, ledger, user.member, "gift", data, idempotency_key)
+        if to_pot:
+            done = bank.donate(ledger, user.member, DonationCreate(minutes=int(minutes), note=note or None),
+                               idempotency_key)
+        else:
+            data = GiftCreate(to_member_id=int(to_member_id), minutes=int(minutes), note=note or None)
+            done = bank.transfer(session, ledger, user.member, "gift", data, idempotency_key)
     except ValidationError as exc:
         return _timebank(request, user, ledger, now, 422, _field_errors(exc), None, form, session)
     except ServiceError as exc:
         return _timebank(request, user, ledger, now, exc.status_code, exc.errors or [exc.message], None,
                          form, session)
-    to = session.get(Member, done.to_member_id)   # checked by the transfer: in the giver's co-op
-    message = (f"you gave {views.minutes_text(done.minutes)} to {to.full_name if to else 'them'}"
+    # checked by the transfer: in the giver's co-op
+    to = session.get(Member, done.to_member_id) if done.to_member_id is not None else None
+    name = "the community pot" if to_pot else to.full_name if to else "them"
+    message = (f"you gave {views.minutes_text(done.minutes)} to {name}"
                + (" (this form was already sent: given once)" if done.replayed else ""))
     return RedirectResponse(f"/web/me/timebank?message={quote(message)}", status_code=303)
 

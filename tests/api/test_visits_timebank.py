@@ -109,3 +109,31 @@ def test_gifts_are_idempotent_by_key_and_cannot_overdraw(client, coop_a):
 
 def test_a_coordinator_has_no_time_bank_account(client, coop_a):
     assert client.get("/me/timebank", headers=coop_a.h("coordinator")).status_code == 403
+
+
+def test_a_donation_to_the_pot_is_given_once_and_cannot_overdraw(client, coop_a):
+    """Volunteers' hours can go to the community pot as well as to family: the pot gains exactly
+    what the giver loses, a retry with the same key gives nothing more, and no one gives more than
+    they hold."""
+    rota = solved_rota(client, coop_a, PAST_MONDAY)
+    visit = _volunteer_visit(rota, coop_a.members["volunteer"]["id"])
+    assert client.post(f"/visits/{visit['id']}/complete", headers=coop_a.h("volunteer")).status_code == 200
+    ledger = client.app.state.ledger
+    pot_before = ledger.pot(str(coop_a.id)).balance
+    earned = client.get("/me/timebank", headers=coop_a.h("volunteer")).json()["balance"]
+    keyed = {**coop_a.h("volunteer"), "Idempotency-Key": uuid.uuid4().hex}
+    first = client.post("/timebank/donations", headers=keyed, json={"minutes": 15, "note": "for the pot"})
+    assert first.status_code == 201, first.text
+    assert first.json()["kind"] == "donation" and first.json()["to_member_id"] is None
+    again = client.post("/timebank/donations", headers=keyed, json={"minutes": 15, "note": "for the pot"})
+    assert again.status_code == 201 and again.json()["replayed"] is True
+    assert again.json()["transaction_id"] == first.json()["transaction_id"]
+    assert client.get("/me/timebank", headers=coop_a.h("volunteer")).json()["balance"] == earned - 15
+    assert ledger.pot(str(coop_a.id)).balance == pot_before + 15
+    fresh = {**coop_a.h("volunteer"), "Idempotency-Key": uuid.uuid4().hex}
+    r = client.post("/timebank/donations", headers=fresh, json={"minutes": 99_999})
+    assert r.status_code == 409 and "minutes" in r.text
+    assert ledger.pot(str(coop_a.id)).balance == pot_before + 15
+    r = client.post("/timebank/donations", headers=coop_a.h("volunteer"), json={"minutes": 5})
+    assert r.status_code == 422 and "Idempotency-Key" in r.text
+    assert ledger.reconcile(str(coop_a.id)).ok

@@ -186,6 +186,30 @@ def test_the_gift_form_sent_twice_gives_once(world, web_app, api_client):
     assert re.search(r'name="idempotency_key" value="([^"]+)"', again).group(1) != key.group(1)  # type: ignore[union-attr]
 
 
+def test_the_gift_form_gives_to_the_pot_once(world, web_app, api_client):
+    """The pot is one of the form's recipients: the hours leave the volunteer and reach the co-op's
+    pot, once however often the form is sent."""
+    a, *_ = world
+    vol_id = a.members["volunteer"]["id"]
+    ledger = web_app.state.ledger
+    ledger.credit_visit(str(a.id), visit_id=f"web-pot-{vol_id}", volunteer_ref=str(vol_id), minutes=60,
+                        service_date=dt.date.today(), recorded_by="test")
+    before = api_client.get("/me/timebank", headers=a.h("volunteer")).json()["balance"]
+    pot_before = ledger.pot(str(a.id)).balance
+    c = sign_in(web_app, a.members["volunteer"]["email"])
+    page = c.get("/web/me/timebank").text
+    assert '<option value="pot"' in page
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page)
+    assert key
+    form = {"csrf_token": csrf_of(page), "idempotency_key": key.group(1), "to_member_id": "pot",
+            "minutes": "20", "note": ""}
+    first, second = c.post("/web/me/timebank/gift", data=form), c.post("/web/me/timebank/gift", data=form)
+    assert first.status_code == second.status_code == 303
+    assert "community pot" in c.get(first.headers["location"]).text
+    assert api_client.get("/me/timebank", headers=a.h("volunteer")).json()["balance"] == before - 20
+    assert ledger.pot(str(a.id)).balance == pot_before + 20
+
+
 def test_bad_form_input_is_a_4xx_naming_the_field(world, web_app):
     a, rota, coord = world
     csrf = page_csrf(coord, "/web/coming")
