@@ -566,6 +566,10 @@ class Federations:
             rows = self._lock(
                 [from_account_id, to_account_id, m_from.clearing_account_id, m_to.clearing_account_id], conn
             )
+            # a writer that held these locks may have committed the same key meanwhile
+            replay = self._replay(conn, federation_id, idempotency_key, request_hash)
+            if replay is not None:
+                return replay
             for name, acct, coop in (
                 ("from_account_id", from_account_id, from_coop_id),
                 ("to_account_id", to_account_id, to_coop_id),
@@ -686,6 +690,15 @@ class Federations:
                 why=f"move {move_id} cannot be reversed",
             )
             rows = self._lock([leg.account_id for leg in t_from.legs + t_to.legs], conn)
+            # a writer that held these locks may have committed the same key meanwhile
+            replay = self._replay(conn, federation_id, idempotency_key, request_hash)
+            if replay is not None:
+                return replay
+            prior = conn.execute(
+                sa.select(fed_move_t.c.id).where(fed_move_t.c.reverses_id == move_id)
+            ).first()
+            if prior is not None:
+                raise AlreadyReversed(f"move_id: move {move_id} was already reversed by move {prior.id}")
             m_a = self._member_row(
                 conn,
                 federation_id,
