@@ -7,7 +7,11 @@ idempotency key), append-only like the ledger's transactions and entries: trigge
 UPDATE and DELETE on SQLite and PostgreSQL (and TRUNCATE on PostgreSQL). Frozen DDL, like
 0002; idempotent (a database whose ledger library already made them upgrades cleanly).
 
-A downgrade drops them only while no move has been made (the moves are ledger history).
+The API's side: ``federation`` (id and name), ``federationinvite`` (an officer invited a
+co-op) and ``officervote`` (each member co-op's current vote for an officer).
+
+A downgrade drops them only while no move has been made and no clearing account opened (the
+moves are ledger history).
 
 Revision ID: 0009f
 Revises: 0008
@@ -15,6 +19,7 @@ Revises: 0008
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = '0009f'
@@ -79,6 +84,37 @@ def upgrade() -> None:
         op.create_index('ix_tb_federal_move_to', 'tb_federal_move', ['federation_id', 'to_coop_id',
                                                                     'posted_at'], unique=False)
     _append_only_triggers(conn)
+    # the API's side: federations, invitations and officer votes
+    op.create_table('federation',
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_table('federationinvite',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('federation_id', sa.Integer(), nullable=False),
+    sa.Column('coop_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['coop_id'], ['coop.id'], ),
+    sa.ForeignKeyConstraint(['federation_id'], ['federation.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('federation_id', 'coop_id', name='uq_federation_invite')
+    )
+    op.create_index('ix_federationinvite_federation_id', 'federationinvite', ['federation_id'], unique=False)
+    op.create_table('officervote',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('federation_id', sa.Integer(), nullable=False),
+    sa.Column('coop_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['coop_id'], ['coop.id'], ),
+    sa.ForeignKeyConstraint(['federation_id'], ['federation.id'], ),
+    sa.ForeignKeyConstraint(['member_id'], ['member.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('federation_id', 'coop_id', name='uq_officer_vote')
+    )
+    op.create_index('ix_officervote_federation_id', 'officervote', ['federation_id'], unique=False)
 
 
 def _append_only_triggers(conn: sa.Connection) -> None:
@@ -114,7 +150,7 @@ def _append_only_triggers(conn: sa.Connection) -> None:
                 "FOR EACH STATEMENT EXECUTE FUNCTION timebank_refuse_change()"
             )
     else:
-        raise RuntimeError(f"0009f: unsupported database dialect {conn.dialect.name!r} (SQLite or PostgreSQL)")
+        raise RuntimeError(f"0009f: unsupported database dialect {conn.dialect.name!r}")
 
 
 def downgrade() -> None:
@@ -124,6 +160,11 @@ def downgrade() -> None:
     if moves or clearing:
         raise RuntimeError("downgrading below 0009f would drop federal moves or clearing accounts "
                            "(time bank history); restore a backup instead")
+    op.drop_index('ix_officervote_federation_id', table_name='officervote')
+    op.drop_table('officervote')
+    op.drop_index('ix_federationinvite_federation_id', table_name='federationinvite')
+    op.drop_table('federationinvite')
+    op.drop_table('federation')
     if conn.dialect.name == 'sqlite':
         for verb in ('update', 'delete'):
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS tb_federal_move_no_{verb}")
