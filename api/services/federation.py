@@ -220,6 +220,10 @@ def invite(
 
 def join(session: Session, ledger: Ledger, actor: Member, federation_id: int) -> FederationPublic:
     fed = session.get(Federation, federation_id)
+    if fed is not None:
+        m = memberships(ledger, fed).get(actor.coop_id)
+        if m is not None and m.active:  # already a member (the founder needs no invitation)
+            return federation_public(session, ledger, fed)
     invited = (
         fed is not None
         and session.exec(
@@ -230,9 +234,6 @@ def join(session: Session, ledger: Ledger, actor: Member, federation_id: int) ->
     )
     if fed is None or not invited:
         raise NotFound(f"federation {federation_id} not found (or your co-op is not invited to it)")
-    m = memberships(ledger, fed).get(actor.coop_id)
-    if m is not None and m.active:
-        return federation_public(session, ledger, fed)
     _not_in_another(ledger, actor.coop_id)
     _fx(ledger).join(_fid(fed), str(actor.coop_id))
     return federation_public(session, ledger, fed)
@@ -382,10 +383,10 @@ def gift(
     key = _key(idempotency_key)
     fed = get_federation(session, ledger, federation_id, actor)
     _member_coop(ledger, fed, actor.coop_id, "coop")
+    from_account = bank.account_of(ledger, actor)
     to = _other_member(session, ledger, fed, actor, data.to_member_id, "to_member_id")
     if role_of(to) not in bank.ACCOUNT_KIND:
         raise Invalid(f"to_member_id: a {role_of(to)} has no time bank account")
-    from_account = bank.account_of(ledger, actor)
     to_account = bank.account_of(ledger, to)
     try:
         move = _fx(ledger).gift(
@@ -416,10 +417,10 @@ def help_received(
     key = _key(idempotency_key)
     fed = get_federation(session, ledger, federation_id, actor)
     _member_coop(ledger, fed, actor.coop_id, "coop")
+    payer = bank.account_of(ledger, actor)
     vol = _other_member(session, ledger, fed, actor, data.volunteer_member_id, "volunteer_member_id")
     if role_of(vol) not in ("volunteer", "staff"):
         raise Invalid(f"volunteer_member_id: member {vol.id} is not a volunteer")
-    payer = bank.account_of(ledger, actor)
     to_account = bank.account_of(ledger, vol)
     try:
         move = _fx(ledger).help(
