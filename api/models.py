@@ -1069,3 +1069,31 @@ class FederalViewPublic(SQLModel):
     min_people: int
     rows: list[FederalViewRow]
     notes: list[str]
+
+
+class CoverOffer(SQLModel, table=True):
+    """Shared cover: a co-op lends one of its carers to another co-op of its federation for a
+    day. The borrowing co-op's week includes them on that day (``api.services.problem_builder``)."""
+
+    __table_args__ = (sa.UniqueConstraint("member_id", "day", name="uq_cover_offer_day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    federation_id: int = Field(foreign_key="federation.id", index=True)
+    lending_coop_id: int = Field(foreign_key="coop.id")
+    borrowing_coop_id: int = Field(foreign_key="coop.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    day: dt.date
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class CoverOfferCreate(Forbid):
+    member_id: Id
+    borrowing_coop_id: Id
+    days: list[dt.date] = Field(min_length=1, max_length=31)
+
+
+class CoverOfferPublic(SQLModel):
+    id: int
+    lending_coop_id: int
+    borrowing_coop_id: int
+    member_id: int
+    day: dt.date

@@ -19,6 +19,8 @@ from api.deps import (
 )
 from api.input import StrictJSONRoute
 from api.models import (
+    CoverOfferCreate,
+    CoverOfferPublic,
     FederalGiftCreate,
     FederalHelpCreate,
     FederalMovePublic,
@@ -241,3 +243,21 @@ def federal_view_png(
     """A chart of the hours given per co-op and month (PNG, matplotlib)."""
     view = svc.federal_view(session, ledger, member, federation_id, start, end, now.date())
     return Response(content=svc.federal_view_png(view), media_type="image/png")
+
+
+@router.post(
+    "/federations/{federation_id}/cover-offers", response_model=list[CoverOfferPublic], status_code=201
+)
+def offer_cover(
+    federation_id: PathId, data: CoverOfferCreate, session: SessionDep, member: Coordinator, ledger: Ledger
+):
+    """Shared cover: lend one of the caller's co-op's carers to another member co-op on ``days``.
+    The borrowing co-op's week then includes them on those days, less what the caller's
+    published rota already uses (days, rest, weekly cap)."""
+    return svc.offer_cover(session, ledger, member, federation_id, data)
+
+
+@router.get("/federations/{federation_id}/cover-offers", response_model=list[CoverOfferPublic])
+def cover_offers(federation_id: PathId, session: SessionDep, member: Coordinator, ledger: Ledger):
+    """The cover the caller's co-op lends or borrows."""
+    return svc.cover_offers(session, ledger, member, federation_id)

@@ -25,6 +25,7 @@ import csv
 import datetime as dt
 import io
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -32,6 +33,9 @@ from sqlmodel import Session, col, select
 from api.errors import Conflict, Invalid, NotFound
 from api.models import (
     Coop,
+    CoverOffer,
+    CoverOfferCreate,
+    CoverOfferPublic,
     FederalGiftCreate,
     FederalHelpCreate,
     FederalMovePublic,
@@ -740,3 +744,148 @@ def federal_view_png(view: FederalViewPublic) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- shared cover
+def offer_cover(
+    session: Session, ledger: Ledger, actor: Member, federation_id: int, data: CoverOfferCreate
+) -> list[CoverOfferPublic]:
+    """The caller's co-op lends one of its carers to another member co-op on ``days``."""
+    fed = get_federation(session, ledger, federation_id, actor)
+    _member_coop(ledger, fed, actor.coop_id, "coop")
+    carer = session.get(Member, data.member_id)
+    if carer is None or carer.coop_id != actor.coop_id or not carer.is_active:
+        raise NotFound(f"member_id: no member {data.member_id} in your co-op")
+    if role_of(carer) not in ("staff", "volunteer"):
+        raise Invalid(f"member_id: member {data.member_id} is not a carer")
+    _member_coop(ledger, fed, data.borrowing_coop_id, "borrowing_coop_id")
+    if data.borrowing_coop_id == actor.coop_id:
+        raise Invalid("borrowing_coop_id: a co-op does not lend a carer to itself")
+    taken = session.exec(
+        select(CoverOffer).where(CoverOffer.member_id == data.member_id, col(CoverOffer.day).in_(data.days))
+    ).all()
+    if taken:
+        raise Conflict(
+            f"days: member {data.member_id} is already lent on "
+            f"{', '.join(sorted(o.day.isoformat() for o in taken))}"
+        )
+    for day in sorted(set(data.days)):
+        session.add(
+            CoverOffer(
+                federation_id=federation_id,
+                lending_coop_id=actor.coop_id,
+                borrowing_coop_id=data.borrowing_coop_id,
+                member_id=data.member_id,
+                day=day,
+            )
+        )
+    session.commit()
+    return cover_offers(session, ledger, actor, federation_id)
+
+
+def cover_offers(
+    session: Session, ledger: Ledger, actor: Member, federation_id: int
+) -> list[CoverOfferPublic]:
+    """The offers the caller's co-op made or received."""
+    get_federation(session, ledger, federation_id, actor)
+    rows = session.exec(
+        select(CoverOffer)
+        .where(CoverOffer.federation_id == federation_id)
+        .where(
+            (col(CoverOffer.lending_coop_id) == actor.coop_id)
+            | (col(CoverOffer.borrowing_coop_id) == actor.coop_id)
+        )
+        .order_by(col(CoverOffer.day), col(CoverOffer.id))
+    ).all()
+    return [
+        CoverOfferPublic(
+            id=saved_id(o),
+            lending_coop_id=o.lending_coop_id,
+            borrowing_coop_id=o.borrowing_coop_id,
+            member_id=o.member_id,
+            day=o.day,
+        )
+        for o in rows
+    ]
+
+
+@dataclass
+class BorrowPlan:
+    """How a borrowed carer enters the borrowing co-op's week: never on a day they are not lent,
+    nor on a day the lending co-op's published rota already gives them visits; never inside the
+    rest (staff) before or after a lending day's work; and their weekly cap less the minutes
+    (travel included, as the checker counts them) the lending rota already uses."""
+
+    member: Member
+    blocked: list[tuple[dt.datetime, dt.datetime]]
+    week_minutes_used: int
+    lending_coop_id: int
+
+
+def borrowed_carers(session: Session, coop_id: int, week_start: dt.date) -> dict[int, BorrowPlan]:
+    """The carers lent to ``coop_id`` in the week of ``week_start``, with what limits them."""
+    from scheduler.checker import RotaView
+    from scheduler.problem import problem_from_dict
+    from scheduler.rota import rota_from_dict
+
+    h_start = dt.datetime.combine(week_start, dt.time())
+    days = [week_start + dt.timedelta(days=i) for i in range(7)]
+    offers = session.exec(
+        select(CoverOffer).where(
+            CoverOffer.borrowing_coop_id == coop_id,
+            col(CoverOffer.day) >= days[0],
+            col(CoverOffer.day) <= days[-1],
+        )
+    ).all()
+    lent: dict[int, set[dt.date]] = defaultdict(set)
+    lender: dict[int, int] = {}
+    for o in offers:
+        lent[o.member_id].add(o.day)
+        lender[o.member_id] = o.lending_coop_id
+    plans: dict[int, BorrowPlan] = {}
+    for member_id, lent_days in lent.items():
+        m = session.get(Member, member_id)
+        if (
+            m is None
+            or not m.is_active
+            or role_of(m) not in ("staff", "volunteer")
+            or m.coop_id != lender[member_id]
+        ):
+            continue
+        blocked = [
+            (dt.datetime.combine(d, dt.time()), dt.datetime.combine(d, dt.time()) + dt.timedelta(days=1))
+            for d in days
+            if d not in lent_days
+        ]
+        used = 0
+        rota = session.exec(
+            select(Rota)
+            .where(
+                Rota.coop_id == m.coop_id, Rota.week_start == week_start, Rota.status == RotaStatus.published
+            )
+            .order_by(col(Rota.version).desc())
+        ).first()
+        if rota is not None:
+            problem = problem_from_dict(rota.problem)
+            cid = f"m{member_id}"
+            if cid in problem.carer_by_id:
+                view = RotaView.of(problem, rota_from_dict(rota.rota_file, problem))
+                used = view.working_minutes(cid)
+                rest = 0 if role_of(m) == "volunteer" else problem.rules.min_rest_minutes
+                for day, stints in view.days_of(cid).items():
+                    day_start = h_start + dt.timedelta(days=day)
+                    blocked.append((day_start, day_start + dt.timedelta(days=1)))
+                    first = h_start + dt.timedelta(minutes=min(s.start for s in stints))
+                    last = h_start + dt.timedelta(minutes=max(s.end for s in stints))
+                    if rest:
+                        blocked.append(
+                            (max(last, day_start + dt.timedelta(days=1)), last + dt.timedelta(minutes=rest))
+                        )
+                        blocked.append((first - dt.timedelta(minutes=rest), min(first, day_start)))
+        plans[member_id] = BorrowPlan(
+            member=m,
+            blocked=[(s, e) for s, e in blocked if s < e],
+            week_minutes_used=used,
+            lending_coop_id=m.coop_id,
+        )
+    return plans

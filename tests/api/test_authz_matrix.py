@@ -76,6 +76,8 @@ BODIES: dict[tuple[str, str], object] = {
     ("GET", "/federations/{federation_id}/view"): None,
     ("GET", "/federations/{federation_id}/view.csv"): None,
     ("GET", "/federations/{federation_id}/view.png"): None,
+    ("GET", "/federations/{federation_id}/cover-offers"): None,
+    ("POST", "/federations/{federation_id}/cover-offers"): "cover",
 }
 # id-taking paths that are not object ids of the co-op's data
 NOT_OBJECT_IDS = {"/calendar/{token}.ics", "/weeks/{week_start}/problem"}
@@ -161,6 +163,8 @@ def test_no_role_of_another_coop_or_another_member_reads_or_writes_what_is_not_t
                 body = {"to_member_id": b.members["family"]["id"], "minutes": 1}
             elif body == "fed-help":
                 body = {"volunteer_member_id": b.members["volunteer"]["id"], "minutes": 1}
+            elif body == "cover":
+                body = {"member_id": a.members["staff"]["id"], "borrowing_coop_id": b.id, "days": [WEEK]}
             elif body == "settlement":
                 body = {"from_coop_id": a.id, "to_coop_id": b.id, "minutes": 1}
             params = {"week_start": WEEK} if path.endswith("/visits") and method == "GET" else None

@@ -85,6 +85,10 @@ def expected(method: str, path: str, who: str, cat: str) -> set[int] | None:
         if cat == "member-coordinator" or (cat == "officer" and tail.startswith("/moves")):
             return None
         return {403, 404}
+    if tail == "/cover-offers":
+        if cat == "member-coordinator":
+            return {200} if method == "GET" else None
+        return {403, 404}
     if tail in ("/gifts", "/help"):
         if cat in ("member", "officer") and role in ACCOUNT_ROLES:
             return {409, 422}  # more minutes than they have, or a member of their own co-op
@@ -101,6 +105,8 @@ def _bodies(w, tail: str) -> object:
         "/gifts": {"to_member_id": w.b.members["family"]["id"], "minutes": 100_000},
         "/help": {"volunteer_member_id": w.a.members["volunteer"]["id"], "minutes": 1440},
         "/settlements": {"from_coop_id": w.a.id, "to_coop_id": w.b.id, "minutes": 10_000_000},
+        "/cover-offers": {"member_id": w.a.members["staff"]["id"], "borrowing_coop_id": w.b.id,
+                          "days": ["2031-01-06"]},
     }.get(tail)
 
 
@@ -130,7 +136,7 @@ def test_every_role_of_every_coop_against_every_federation_endpoint(client, app,
         for m in sorted(ops)
         if m in ("get", "post", "put", "patch", "delete")
     ]
-    assert len(calls) == 16, calls
+    assert len(calls) == 18, calls
     before = _state(client, w)
     personal = _personal(w)
     wrong, leaks, answered = [], [], 0

@@ -8,7 +8,8 @@ UPDATE and DELETE on SQLite and PostgreSQL (and TRUNCATE on PostgreSQL). Frozen 
 0002; idempotent (a database whose ledger library already made them upgrades cleanly).
 
 The API's side: ``federation`` (id and name), ``federationinvite`` (an officer invited a
-co-op) and ``officervote`` (each member co-op's current vote for an officer).
+co-op) and ``officervote`` (each member co-op's current vote for an officer), ``coveroffer`` (shared
+cover: a carer lent to another member co-op for a day).
 
 A downgrade drops them only while no move has been made and no clearing account opened (the
 moves are ledger history).
@@ -115,6 +116,23 @@ def upgrade() -> None:
     sa.UniqueConstraint('federation_id', 'coop_id', name='uq_officer_vote')
     )
     op.create_index('ix_officervote_federation_id', 'officervote', ['federation_id'], unique=False)
+    op.create_table('coveroffer',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('federation_id', sa.Integer(), nullable=False),
+    sa.Column('lending_coop_id', sa.Integer(), nullable=False),
+    sa.Column('borrowing_coop_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['borrowing_coop_id'], ['coop.id'], ),
+    sa.ForeignKeyConstraint(['federation_id'], ['federation.id'], ),
+    sa.ForeignKeyConstraint(['lending_coop_id'], ['coop.id'], ),
+    sa.ForeignKeyConstraint(['member_id'], ['member.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('member_id', 'day', name='uq_cover_offer_day')
+    )
+    op.create_index('ix_coveroffer_federation_id', 'coveroffer', ['federation_id'], unique=False)
+    op.create_index('ix_coveroffer_borrowing_coop_id', 'coveroffer', ['borrowing_coop_id'], unique=False)
 
 
 def _append_only_triggers(conn: sa.Connection) -> None:
@@ -160,6 +178,9 @@ def downgrade() -> None:
     if moves or clearing:
         raise RuntimeError("downgrading below 0009f would drop federal moves or clearing accounts "
                            "(time bank history); restore a backup instead")
+    op.drop_index('ix_coveroffer_borrowing_coop_id', table_name='coveroffer')
+    op.drop_index('ix_coveroffer_federation_id', table_name='coveroffer')
+    op.drop_table('coveroffer')
     op.drop_index('ix_officervote_federation_id', table_name='officervote')
     op.drop_table('officervote')
     op.drop_index('ix_federationinvite_federation_id', table_name='federationinvite')
