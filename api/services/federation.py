@@ -889,3 +889,32 @@ def borrowed_carers(session: Session, coop_id: int, week_start: dt.date) -> dict
             lending_coop_id=m.coop_id,
         )
     return plans
+
+
+def credit_borrowed_volunteer(
+    ledger: Ledger, visit: Visit, member: Member, minutes: int, day: dt.date, recorded_by: str
+) -> None:
+    """A volunteer lent by another co-op gave a visit of ``visit.coop_id``: the visit's co-op pays
+    them from its pot through the federation the two co-ops share (a help move, idempotent per
+    visit and volunteer; the federation's limits apply as to any move)."""
+    fx = _fx(ledger)
+    shared = sorted(set(fx.federations_of(str(visit.coop_id))) & set(fx.federations_of(str(member.coop_id))))
+    if not shared:
+        raise Conflict(
+            f"visit {visit.key}: volunteer {member.id} is of another co-op, and the two co-ops "
+            "share no federation to credit them through"
+        )
+    pot = ledger.pot(str(visit.coop_id)).id
+    account = ledger.member_account(str(member.coop_id), str(saved_id(member))).id
+    fx.help(
+        shared[0],
+        payer_coop_id=str(visit.coop_id),
+        payer_id=pot,
+        volunteer_coop_id=str(member.coop_id),
+        volunteer_id=account,
+        minutes=minutes,
+        idempotency_key=f"visit:{visit.coop_id}:{visit.key}:{member.id}",
+        recorded_by=recorded_by,
+        service_date=day,
+        memo=f"visit {visit.label or visit.key} (shared cover)",
+    )

@@ -316,6 +316,8 @@ def test_the_federal_view_shows_no_names_and_suppresses_small_counts(client, app
 def test_view_rows_suppress_exactly_below_five_people() -> None:
     """The threshold itself: four clients' visits are suppressed, five are shown; hours over four
     carers are suppressed, over five shown."""
+    from sqlalchemy.orm.attributes import set_committed_value
+
     from api.models import Visit, VisitCarer
     from api.services.federation import _view_row
 
@@ -333,7 +335,7 @@ def test_view_rows_suppress_exactly_below_five_people() -> None:
                 priority="essential",
                 status="completed",
             )
-            v.carers = [VisitCarer(visit_id=i, member_id=100 + i % carers)]
+            set_committed_value(v, "carers", [VisitCarer(visit_id=i, member_id=100 + i % carers)])
             out.append(v)
         return out
 

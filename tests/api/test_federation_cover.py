@@ -152,3 +152,42 @@ def test_a_borrowed_carer_keeps_caps_and_rest_across_both_coops_rotas(client) ->
     ]
     assert problems == []
     assert view.working_minutes(cid) <= carer["max_minutes_per_week"]
+
+
+def test_a_borrowed_volunteers_visit_is_credited_through_the_federation_once(client, app) -> None:
+    """The borrowing co-op's pot pays the lent volunteer's account in their own co-op (a help
+    move); completing the same visit again credits nothing more."""
+    from sqlalchemy.orm.attributes import set_committed_value
+    from sqlmodel import Session
+
+    from api.models import Visit, VisitCarer
+    from api.services import bank
+    from timebank import Federations
+
+    w = make_world(client, "credit")
+    vol = w.a.members["volunteer"]
+    start = dt.datetime.combine(FUTURE_MONDAY, dt.time(14))
+    visit = Visit(
+        rota_id=1,
+        coop_id=w.b.id,
+        client_id=w.b.clients[0]["id"],
+        key="t1-shared",
+        label="walk",
+        earliest_start=start,
+        latest_start=start,
+        duration_minutes=50,
+        priority="optional",
+        status="completed",
+        start=start,
+    )
+    set_committed_value(visit, "carers", [VisitCarer(visit_id=0, member_id=vol["id"])])
+    ledger = app.state.ledger
+    with Session(app.state.engine) as session:
+        assert bank.credit_visit(ledger, session, visit, "test") == 1
+        assert bank.credit_visit(ledger, session, visit, "test") == 1  # a re-run replays the move
+    account = ledger.member_account(str(w.a.id), str(vol["id"])).id
+    assert ledger.balance(account) == 50
+    fx = Federations(ledger)
+    assert fx.position(str(w.fid), str(w.b.id)) == 50 and fx.position(str(w.fid), str(w.a.id)) == -50
+    assert [m.kind for m in fx.moves(str(w.fid))] == ["help"]
+    assert ledger.reconcile().ok
