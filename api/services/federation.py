@@ -519,6 +519,9 @@ def _statement_coop(
 def _period(start: dt.date | None, end: dt.date | None, today: dt.date) -> tuple[dt.date, dt.date]:
     end = end or today
     start = start or end.replace(day=1)
+    for name, day in (("start", start), ("end", end)):
+        if not dt.date(2000, 1, 1) <= day <= dt.date(2200, 1, 1):
+            raise Invalid(f"{name}: {day.isoformat()} is out of range (2000-01-01 to 2200-01-01)")
     if end < start:
         raise Invalid("end: must not be before start")
     if (end - start).days > 3660:
