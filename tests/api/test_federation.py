@@ -285,6 +285,8 @@ def test_the_settlement_statement_nets_each_other_coop_with_a_csv_export(client,
         w.url("/statement"), headers=w.a.h("coordinator"), params={"start": "2030-02-01", "end": "2030-01-01"}
     )
     assert r.status_code == 422
+    r = client.get(w.url("/statement"), headers=w.a.h("coordinator"), params={"start": "1999-12-31"})
+    assert r.status_code == 422 and r.json()["detail"].startswith("start: 1999-12-31 is out of range")
 
 
 def test_the_federal_view_shows_no_names_and_suppresses_small_counts(client, app, world: World) -> None:
