@@ -252,8 +252,105 @@ def retention(dry_run: DryRun = False,
         print(f"  kept: {line}")
 
 
+federation_app = typer.Typer(help="Federations of co-ops: positions, settlement statements, clearing checks.",
+                             no_args_is_help=True)
+
+
+def _ledger():
+    from api.db import StartupError, ensure_schema
+    from api.main import make_ledger
+
+    settings = load_settings()
+    try:
+        ensure_schema(settings.database_url, settings.database_schema)
+        return make_ledger(settings)
+    except StartupError as exc:
+        _fail([str(exc)])
+
+
+def _federation_ids(ledger) -> list[str]:
+    import sqlalchemy as sa
+
+    from timebank.models import federation_t
+
+    with ledger.engine.connect() as conn:
+        return [r.id for r in conn.execute(sa.select(federation_t.c.id).order_by(federation_t.c.id))]
+
+
+@federation_app.command("list")
+def federation_list() -> None:
+    """Every federation: its member co-ops (ids as in the API), limits and positions (minutes;
+    > 0 the federation owes the co-op, < 0 the co-op owes), and whether the positions sum to zero."""
+    from timebank import Federations
+
+    ledger = _ledger()
+    try:
+        fx = Federations(ledger)
+        ids = _federation_ids(ledger)
+        if not ids:
+            print("no federations")
+        for fid in ids:
+            f = fx.get(fid)
+            total = sum(m.position for m in f.members)
+            print(f"federation {f.id} ({f.name}): {len(f.members)} co-op(s), positions sum to {total}")
+            for m in f.members:
+                state = "member" if m.active else "left"
+                print(f"  co-op {m.coop_id}: position {m.position:+d} of limit {m.limit} ({state})")
+    finally:
+        ledger.engine.dispose()
+
+
+@federation_app.command("statement")
+def federation_statement(
+        federation: Annotated[int, typer.Argument(help="the federation's id")],
+        coop: Annotated[int, typer.Option(help="the co-op (id)")],
+        start: Annotated[str, typer.Option(help="first posting date, YYYY-MM-DD")],
+        end: Annotated[str, typer.Option(help="last posting date, YYYY-MM-DD")]) -> None:
+    """A co-op's settlement statement for a period as CSV on stdout (per other co-op: hours given
+    and received, gifts and settlements in and out, netted)."""
+    import datetime as dt
+
+    from timebank import Federations, LedgerError
+
+    try:
+        lo, hi = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    except ValueError as exc:
+        _fail([f"--start/--end: {exc}"])
+    ledger = _ledger()
+    try:
+        sys.stdout.write(Federations(ledger).settlement_csv(str(federation), str(coop), lo, hi))
+    except LedgerError as exc:
+        _fail([str(exc)])
+    finally:
+        ledger.engine.dispose()
+
+
+@federation_app.command("reconcile")
+def federation_reconcile(federation: Annotated[int | None, typer.Option(help="only this federation")] = None
+                         ) -> None:
+    """Check the clearing invariants (positions sum to zero and stay within their limits, every
+    clearing entry is a leg of a federal move, every move's two legs and every reversal are
+    sound). Exit 0 when they hold, 1 on a problem (each printed). ``carerota timebank reconcile``
+    includes these checks too."""
+    from timebank import Federations
+
+    ledger = _ledger()
+    try:
+        problems = Federations(ledger).reconcile(str(federation) if federation is not None else None)
+    finally:
+        ledger.engine.dispose()
+    if not problems:
+        print("the federations' clearing accounts reconcile")
+        return
+    print(f"the federations' clearing accounts do NOT reconcile: {len(problems)} problem(s)")
+    for problem in problems:
+        print(f"  {problem}")
+    raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(serve)
     app.command()(demo)
     app.add_typer(timebank_app, name="timebank")
     app.add_typer(privacy_app, name="privacy")
+    app.add_typer(federation_app, name="federation")

@@ -20,7 +20,11 @@ SCOPES = {
     "volunteer": "volunteer carer: own week, visits and time bank",
     "client": "a client: own visits",
     "family": "a family member: visits the client shared",
+    "officer": "an officer of a federation of co-ops, elected by its member co-ops: aggregates only",
 }
+#: scopes held by appointment, not by the member's role: an officer keeps their co-op role and is
+#: an officer while the member co-ops' votes say so (checked in the database at every request)
+APPOINTED = {"officer"}
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", scopes=SCOPES)
 
 
@@ -73,11 +77,25 @@ def get_current_member(security_scopes: SecurityScopes, request: Request, sessio
     if role_of(member) not in token_scopes:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the token's role is out of date",
                             headers={"WWW-Authenticate": auth_value})
-    if security_scopes.scopes and not token_scopes & set(security_scopes.scopes):
+    needed = set(security_scopes.scopes)
+    if needed and not token_scopes & needed and not (
+            "officer" in needed and _is_officer(request, session, member)):
         raise HTTPException(status.HTTP_403_FORBIDDEN,
                             f"needs one of the roles: {', '.join(security_scopes.scopes)}",
                             headers={"WWW-Authenticate": auth_value})
     return member
+
+
+def _is_officer(request: Request, session: Session, member: Member) -> bool:
+    """An officer of the federation in the path (``federation_id``), by the votes in the database."""
+    from api.services.federation import is_officer
+
+    raw = request.path_params.get("federation_id")
+    try:
+        federation_id = int(raw) if raw is not None else None
+    except ValueError:
+        return False
+    return is_officer(session, request.app.state.ledger, member, federation_id)
 
 
 CurrentMember = Annotated[Member, Security(get_current_member)]
@@ -88,7 +106,11 @@ Staffish = Annotated[Member, Security(get_current_member,
                                       scopes=["coordinator", "staff", "volunteer"])]
 #: coordinators and the client's side (the client, shared family): care plans
 ClientSide = Annotated[Member, Security(get_current_member, scopes=["coordinator", "client", "family"])]
-assert set(SCOPES) == set(ROLES)
+#: an officer of the federation in the path
+Officer = Annotated[Member, Security(get_current_member, scopes=["officer"])]
+#: a coordinator of a member co-op or an officer (the service shows each what is theirs)
+CoordinatorOrOfficer = Annotated[Member, Security(get_current_member, scopes=["coordinator", "officer"])]
+assert set(SCOPES) == set(ROLES) | APPOINTED
 
 
 def get_utcnow(request: Request):

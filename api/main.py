@@ -19,7 +19,7 @@ from api.errors import ServiceError
 from api.input import document_text_rule, validation_response
 from api.models import ERROR_RESPONSES
 from api.ratelimit import RateLimits
-from api.routes import access, auth, clients, export, me, members, privacy, rotas, visits
+from api.routes import access, auth, clients, export, federation, me, members, privacy, rotas, visits
 from api.security import configure_hasher
 from api.services.wording import ledger_terms
 from api.settings import Settings, get_settings
@@ -203,7 +203,7 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
         return JSONResponse({"detail": "the database is busy or unavailable; retry"}, status_code=503,
                             headers={"Retry-After": "5"})
 
-    for module in (auth, members, clients, rotas, visits, me, access, export, privacy):
+    for module in (auth, members, clients, rotas, visits, me, access, export, privacy, federation):
         app.include_router(module.router, responses=ERROR_RESPONSES)
 
     default_openapi = app.openapi

@@ -1022,3 +1022,193 @@ class RetentionReport(SQLModel):
     clients_erased: int = 0
     members_erased: int = 0
     refused: list[str] = []
+
+
+# ----------------------------------------------------------------------------- federations
+class FederationBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class Federation(FederationBase, table=True):
+    """A federation of co-ops (issue 13); its ledger side (member co-ops, clearing accounts,
+    limits, moves) is ``timebank.federation``'s, under the federation id ``str(id)``."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class FederationCreate(Forbid, FederationBase):
+    #: each member co-op's position stays within -limit..+limit (minutes) unless set otherwise
+    default_limit_minutes: int = Field(default=6000, ge=0, le=10_000_000)
+
+
+class FederationInvite(SQLModel, table=True):
+    """An officer invited a co-op; its coordinator joins with ``POST .../join``."""
+
+    __table_args__ = (sa.UniqueConstraint("federation_id", "coop_id", name="uq_federation_invite"),)
+    id: int | None = Field(default=None, primary_key=True)
+    federation_id: int = Field(foreign_key="federation.id", index=True)
+    coop_id: int = Field(foreign_key="coop.id")
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class OfficerVote(SQLModel, table=True):
+    """A member co-op's vote (cast by a coordinator) for an officer of the federation; one
+    current vote per co-op. A candidate with the votes of more than half of the member co-ops
+    is an officer."""
+
+    __table_args__ = (sa.UniqueConstraint("federation_id", "coop_id", name="uq_officer_vote"),)
+    id: int | None = Field(default=None, primary_key=True)
+    federation_id: int = Field(foreign_key="federation.id", index=True)
+    coop_id: int = Field(foreign_key="coop.id")
+    member_id: int = Field(foreign_key="member.id")
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class InviteCreate(Forbid):
+    coop_id: Id
+
+
+class VoteCreate(Forbid):
+    member_id: Id
+
+
+class LimitSet(Forbid):
+    limit_minutes: int = Field(ge=0, le=10_000_000)
+
+
+class FederalGiftCreate(Forbid):
+    """Hours given to a member of another co-op of the federation (e.g. family)."""
+
+    to_member_id: Id
+    minutes: int = Field(gt=0, le=100_000)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class FederalHelpCreate(Forbid):
+    """The caller pays a volunteer of another co-op of the federation for help received."""
+
+    volunteer_member_id: Id
+    minutes: int = Field(gt=0, le=24 * 60)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class SettlementCreate(Forbid):
+    """A settlement from the pot of a co-op that owes to the pot of one that is owed."""
+
+    from_coop_id: Id
+    to_coop_id: Id
+    minutes: int = Field(gt=0, le=10_000_000)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class FederationCoopPublic(SQLModel):
+    coop_id: int
+    name: str
+    limit_minutes: int
+    #: > 0 the federation owes the co-op minutes, < 0 the co-op owes
+    position_minutes: int
+    active: bool
+
+
+class OfficerPublic(SQLModel):
+    member_id: int
+    coop_id: int
+    votes: int
+
+
+class FederationPublic(SQLModel):
+    id: int
+    name: str
+    default_limit_minutes: int
+    coops: list[FederationCoopPublic]
+    officers: list[OfficerPublic]
+    #: votes a candidate needs to be an officer: more than half of the member co-ops
+    votes_needed: int
+
+
+class FederalMovePublic(SQLModel):
+    move_id: int
+    kind: str
+    minutes: int
+    from_coop_id: int
+    to_coop_id: int
+    replayed: bool
+    reverses_move_id: int | None = None
+    #: the caller's own balance after the move (members moving their own hours)
+    balance: int | None = None
+
+
+class SettlementLinePublic(SQLModel):
+    counterparty_coop_id: int | None
+    counterparty: str
+    help_given_minutes: int
+    help_received_minutes: int
+    gifts_in_minutes: int
+    gifts_out_minutes: int
+    settlement_in_minutes: int
+    settlement_out_minutes: int
+    minutes_in: int
+    minutes_out: int
+    net_minutes_in: int
+    moves: int
+
+
+class SettlementStatementPublic(SQLModel):
+    federation_id: int
+    coop_id: int
+    start: dt.date
+    end: dt.date
+    opening_position_minutes: int
+    closing_position_minutes: int
+    lines: list[SettlementLinePublic]
+    total: SettlementLinePublic
+
+
+class FederalViewRow(SQLModel):
+    """One co-op's month; a figure over fewer than 5 people is ``null`` (suppressed)."""
+
+    coop_id: int
+    coop: str
+    month: str
+    hours_given: float | None
+    visits_covered: dict[str, int | None]
+    unmet_need: dict[str, int | None]
+    carers_per_client: float | None
+
+
+class FederalViewPublic(SQLModel):
+    federation_id: int
+    start: dt.date
+    end: dt.date
+    min_people: int
+    rows: list[FederalViewRow]
+    notes: list[str]
+
+
+class CoverOffer(SQLModel, table=True):
+    """Shared cover: a co-op lends one of its carers to another co-op of its federation for a
+    day. The borrowing co-op's week includes them on that day (``api.services.problem_builder``)."""
+
+    __table_args__ = (sa.UniqueConstraint("member_id", "day", name="uq_cover_offer_day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    federation_id: int = Field(foreign_key="federation.id", index=True)
+    lending_coop_id: int = Field(foreign_key="coop.id")
+    borrowing_coop_id: int = Field(foreign_key="coop.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    day: dt.date
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class CoverOfferCreate(Forbid):
+    member_id: Id
+    borrowing_coop_id: Id
+    days: list[dt.date] = Field(min_length=1, max_length=31)
+
+
+class CoverOfferPublic(SQLModel):
+    id: int
+    lending_coop_id: int
+    borrowing_coop_id: int
+    member_id: int
+    day: dt.date

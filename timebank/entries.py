@@ -20,6 +20,8 @@ MAX_MEMO_LENGTH = 1000
 MAX_REF_LENGTH = 100
 MAX_REFERENCE_LENGTH = 200
 RESERVED_KEY_PREFIX = "visit-credit:"  # idempotency keys the ledger derives itself
+FEDERATION_KEY_PREFIX = "federation:"  # the legs of a federal move (timebank.federation)
+RESERVED_KEY_PREFIXES = (RESERVED_KEY_PREFIX, FEDERATION_KEY_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +109,14 @@ def validate(p: ProposedTransaction, *, allow_reserved_key: bool = False) -> lis
     _check_text(errors, "memo", p.memo, required=False, max_length=MAX_MEMO_LENGTH)
     _check_text(errors, "reference", p.reference, required=False, max_length=MAX_REFERENCE_LENGTH)
     _check_text(errors, "idempotency_key", p.idempotency_key, required=True, max_length=MAX_KEY_LENGTH)
-    if (
-        not allow_reserved_key
-        and isinstance(p.idempotency_key, str)
-        and p.idempotency_key.startswith(RESERVED_KEY_PREFIX)
-    ):
-        errors.append(f"idempotency_key: the prefix {RESERVED_KEY_PREFIX!r} is reserved for visit credits")
+    if not allow_reserved_key and isinstance(p.idempotency_key, str):
+        if p.idempotency_key.startswith(RESERVED_KEY_PREFIX):
+            errors.append(
+                f"idempotency_key: the prefix {RESERVED_KEY_PREFIX!r} is reserved for visit credits"
+            )
+        elif p.idempotency_key.startswith(FEDERATION_KEY_PREFIX):
+            errors.append(f"idempotency_key: the prefix {FEDERATION_KEY_PREFIX!r} is reserved for "
+                          "moves between the co-ops of a federation")
     if not isinstance(p.service_date, dt.date) or isinstance(p.service_date, dt.datetime):
         errors.append(f"service_date: must be a date, got {p.service_date!r}")
 

@@ -59,3 +59,29 @@ class NotReversible(LedgerError):
 
 class RetryExhausted(LedgerError):
     """The database stayed busy / kept failing serialization after every retry."""
+
+
+class FederationNotFound(LedgerError):
+    """A federation id does not exist."""
+
+
+class NotAFederationMember(LedgerError):
+    """The co-op is not (or no longer) a member of the federation."""
+
+
+class FederationLimitExceeded(LimitExceeded):
+    """A move would take a co-op's position with its federation beyond the limit the federation
+    set; nothing was written. ``coop_id``: the co-op whose limit it is."""
+
+    def __init__(
+        self, message: str, *, coop_id: str, account_id: int, balance: int, new_balance: int, limit: int
+    ) -> None:
+        self.coop_id = coop_id
+        super().__init__(
+            message, account_id=account_id, balance=balance, new_balance=new_balance, limit=limit,
+            which="floor" if new_balance < 0 else "cap",
+        )
+
+
+class PositionNotSettled(LedgerError):
+    """A co-op may leave its federation only with its position settled to zero."""

@@ -25,6 +25,7 @@ class AccountKind(StrEnum):
     FAMILY = "family"
     POT = "pot"  # the co-op's community pot (one per co-op)
     SYSTEM = "system"  # named system accounts, e.g. "welcome" hours
+    CLEARING = "clearing"  # the co-op's clearing account with a federation (timebank.federation)
 
 
 MEMBER_KINDS = frozenset({AccountKind.VOLUNTEER, AccountKind.STAFF, AccountKind.CLIENT, AccountKind.FAMILY})
@@ -37,6 +38,7 @@ class TxnKind(StrEnum):
     DONATION = "donation"
     REVERSAL = "reversal"
     ADJUSTMENT = "adjustment"
+    SETTLEMENT = "settlement"  # pot-to-pot settlement between two co-ops of a federation
 
 
 class CreditSource(StrEnum):
@@ -184,6 +186,73 @@ class EntryPublic(EntryBase):
     posted_at: dt.datetime
 
 
+# --------------------------------------------------------------------------- federations
+
+
+class FederationBase(SQLModel):
+    """A federation of co-ops: a mutual-credit clearing union of their time banks."""
+
+    id: str = Field(primary_key=True, max_length=100)
+    name: str = Field(max_length=200)
+    #: the limit (minutes) a co-op joining without one of its own gets
+    default_limit: int = Field(sa_type=BigInteger)
+
+
+class Federation(FederationBase, table=True):
+    __tablename__ = "tb_federation"
+    created_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class FederationMemberBase(SQLModel):
+    """A co-op's membership of a federation: its clearing account and its limit.
+
+    ``limit``: the co-op's position (its clearing account's balance) stays within
+    ``-limit..+limit``. ``left_at`` is set while the co-op is out (it may join again)."""
+
+    federation_id: str = Field(primary_key=True, max_length=100, foreign_key="tb_federation.id")
+    coop_id: str = Field(primary_key=True, max_length=100)
+    clearing_account_id: int = Field(foreign_key="tb_account.id")
+    limit: int = Field(sa_type=BigInteger)
+
+
+class FederationMember(FederationMemberBase, table=True):
+    __tablename__ = "tb_federation_member"
+    __table_args__ = (Index("ix_tb_federation_member_coop", "coop_id"),)
+    joined_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    left_at: dt.datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class FederalMove(SQLModel, table=True):
+    """One cross-co-op move: the two ledger transactions (one in each co-op, each through the
+    co-op's clearing account) posted in one database transaction under one idempotency key.
+    Append-only, like transactions and entries; a reversal is a new move (``reverses_id``)."""
+
+    __tablename__ = "tb_federal_move"
+    __table_args__ = (
+        UniqueConstraint("federation_id", "idempotency_key", name="uq_tb_federal_move_idem"),
+        UniqueConstraint("reverses_id", name="uq_tb_federal_move_reverses"),
+        Index("ix_tb_federal_move_from", "federation_id", "from_coop_id", "posted_at"),
+        Index("ix_tb_federal_move_to", "federation_id", "to_coop_id", "posted_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    federation_id: str = Field(max_length=100, foreign_key="tb_federation.id")
+    kind: str = Field(max_length=20)  # help, gift, settlement, reversal
+    #: minutes leave an account of ``from_coop_id`` and arrive in one of ``to_coop_id``
+    from_coop_id: str = Field(max_length=100)
+    to_coop_id: str = Field(max_length=100)
+    minutes: int = Field(sa_type=BigInteger)
+    from_transaction_id: int = Field(foreign_key="tb_transaction.id")
+    to_transaction_id: int = Field(foreign_key="tb_transaction.id")
+    reverses_id: int | None = Field(default=None, foreign_key="tb_federal_move.id")
+    recorded_by: str = Field(max_length=100)
+    service_date: dt.date
+    memo: str = Field(default="", max_length=1000)
+    posted_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    idempotency_key: str = Field(max_length=300)
+    request_hash: str = Field(max_length=64)
+
+
 def _table(model: type[SQLModel]) -> Table:
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, Table)
@@ -195,9 +264,13 @@ limit_t = _table(AccountLimit)
 account_t = _table(Account)
 txn_t = _table(LedgerTransaction)
 entry_t = _table(Entry)
+federation_t = _table(Federation)
+fed_member_t = _table(FederationMember)
+fed_move_t = _table(FederalMove)
 
-LEDGER_TABLES: list[Table] = [policy_t, limit_t, account_t, txn_t, entry_t]
-IMMUTABLE_TABLES: list[Table] = [txn_t, entry_t]
+LEDGER_TABLES: list[Table] = [policy_t, limit_t, account_t, txn_t, entry_t, federation_t, fed_member_t,
+                              fed_move_t]
+IMMUTABLE_TABLES: list[Table] = [txn_t, entry_t, fed_move_t]
 
 
 def ledger_tables() -> list[Table]:

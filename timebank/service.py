@@ -78,6 +78,8 @@ DEFAULT_LIMITS: Mapping[AccountKind, Limits] = {
     AccountKind.FAMILY: Limits(0, DEFAULT_MEMBER_CAP),
     AccountKind.POT: Limits(None, None),
     AccountKind.SYSTEM: Limits(None, None),
+    # a clearing account's bound is the federation's limit (timebank.federation), not a policy
+    AccountKind.CLEARING: Limits(None, None),
 }
 
 
@@ -165,6 +167,10 @@ def _account_key(
         raise ValidationError(
             [*errors, f"kind: {kind!r} is not one of {[x.value for x in AccountKind]}"]
         ) from None
+    if k is AccountKind.CLEARING:
+        raise ValidationError(
+            [*errors, "kind: a clearing account is opened by joining a federation (timebank.federation)"]
+        )
     key: str = ""
     if k in MEMBER_KINDS:
         if not isinstance(owner_ref, str) or not owner_ref.strip():
@@ -330,6 +336,9 @@ class Ledger:
             except ValueError:
                 errors.append(f"limits: {kind!r} is not an account kind ({[k.value for k in AccountKind]})")
                 continue
+            if k is AccountKind.CLEARING:
+                errors.append("limits[clearing]: a clearing account's limit is set by its federation")
+                continue
             for side in ("floor", "cap"):
                 v = getattr(lim, side)
                 if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
@@ -452,6 +461,8 @@ class Ledger:
         p: ProposedTransaction,
         request_hash: str,
         on_conflict: Callable[[Any], str] | None,
+        *,
+        allow_clearing: bool = False,
     ) -> LedgerTransactionPublic:
         """Write ``p`` inside the open transaction ``conn`` (or replay the original).
 
@@ -490,6 +501,15 @@ class Ledger:
             raise CrossCoopTransfer(
                 f"legs.account_id: a transaction of co-op {p.coop_id!r} may only move minutes between "
                 f"that co-op's accounts ({desc})"
+            )
+        clearing = [r.id for r in rows if r.kind == AccountKind.CLEARING.value]
+        if clearing and not allow_clearing:
+            raise ValidationError(
+                [
+                    f"legs.account_id: account {clearing[0]} is co-op {p.coop_id!r}'s clearing account "
+                    "with a federation; only a move between co-ops posts to it (timebank.federation; "
+                    "a federal move is reversed as a whole there)"
+                ]
             )
 
         try:
@@ -1041,9 +1061,14 @@ class Ledger:
     def reconcile(self, coop_id: str | None = None) -> ReconcileReport:
         """Prove the books: running balances equal the sum of entries and the last ``balance_after``,
         every ``balance_after`` chain adds up, every transaction balances within one co-op, every
-        reversal mirrors its original, and every co-op sums to zero."""
+        reversal mirrors its original, and every co-op sums to zero; and, for federations (those
+        of ``coop_id`` when given), the clearing invariants
+        (:func:`timebank.federation.reconcile_federations`)."""
+        from timebank.federation import reconcile_federations
+
         with self._read() as conn:
             problems, counts, totals = st.reconcile(conn, coop_id)
+            problems += reconcile_federations(conn, coop_id)
         return ReconcileReport(
             problems=problems,
             accounts=counts[0],

@@ -235,6 +235,12 @@ def credit_visit(ledger: Ledger, session: Session, visit: Visit, recorded_by: st
         member = session.get(Member, mid)
         if member is None or role_of(member) != "volunteer":
             continue
+        if member.coop_id != visit.coop_id:  # lent by another co-op (shared cover, issue 13)
+            from api.services.federation import credit_borrowed_volunteer
+
+            credit_borrowed_volunteer(ledger, visit, member, minutes, worked.date(), recorded_by)
+            credited += 1
+            continue
         ledger.credit_visit(str(visit.coop_id), visit_id=visit.key, volunteer_ref=str(member.id),
                             minutes=minutes, service_date=worked.date(),
                             recorded_by=recorded_by, memo=f"visit on {worked:%Y-%m-%d}")

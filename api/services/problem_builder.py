@@ -124,6 +124,10 @@ def build_problem(session: Session, coop_id: int, week_start: dt.date, history_w
     carers_db = list(session.exec(
         select(Member).where(Member.coop_id == coop_id, Member.is_active == True,  # noqa: E712
                              col(Member.role).in_(["staff", "volunteer"])).order_by(col(Member.id))).all())
+    from api.services.federation import borrowed_carers  # shared cover (issue 13)
+
+    borrowed = borrowed_carers(session, coop_id, week_start)
+    carers_db += [plan.member for plan in borrowed.values()]
     carer_ids = [saved_id(m) for m in carers_db]
     skills: dict[int, list[Skill]] = defaultdict(list)
     avail: dict[int, list[Availability]] = defaultdict(list)
@@ -165,11 +169,15 @@ def build_problem(session: Session, coop_id: int, week_start: dt.date, history_w
         intervals = _subtract(intervals, [(lv.start, lv.end) for lv in leave[mid] if lv.kind == "leave"])
         if absent_from and mid in absent_from:
             intervals = _subtract(intervals, [(absent_from[mid], h_end)])
+        week_cap = m.max_minutes_per_week
+        if mid in borrowed:  # lent by another co-op: its days only, its rota's use deducted
+            intervals = _subtract(intervals, borrowed[mid].blocked)
+            week_cap = max(0, week_cap - borrowed[mid].week_minutes_used)
         carer: dict[str, Any] = {
             "id": carer_key(mid), "name": m.full_name, "kind": role_of(m).value,
             "skills": sorted(held), "location": {"lat": m.lat, "lon": m.lon},
             "availability": [{"start": iso(s), "end": iso(e)} for s, e in intervals],
-            "max_minutes_per_day": m.max_minutes_per_day, "max_minutes_per_week": m.max_minutes_per_week,
+            "max_minutes_per_day": m.max_minutes_per_day, "max_minutes_per_week": week_cap,
         }
         if until:
             carer["skills_valid_until"] = until

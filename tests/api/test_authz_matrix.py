@@ -66,6 +66,24 @@ BODIES: dict[tuple[str, str], object] = {
     ("POST", "/visits/{visit_id}/complete"): None,
     ("POST", "/visits/{visit_id}/missed"): None,
     ("POST", "/visits/{visit_id}/cancel"): None,
+    # federations (issue 13): co-op A's federation, of which co-op B is no member
+    ("GET", "/federations/{federation_id}"): None,
+    ("POST", "/federations/{federation_id}/invitations"): "coop",
+    ("POST", "/federations/{federation_id}/join"): None,
+    ("POST", "/federations/{federation_id}/leave"): None,
+    ("PUT", "/federations/{federation_id}/coops/{coop_id}/limit"): {"limit_minutes": 0},
+    ("POST", "/federations/{federation_id}/officer-votes"): "voter",
+    ("POST", "/federations/{federation_id}/gifts"): "fed-gift",
+    ("POST", "/federations/{federation_id}/help"): "fed-help",
+    ("POST", "/federations/{federation_id}/settlements"): "settlement",
+    ("POST", "/federations/{federation_id}/moves/{move_id}/reverse"): None,
+    ("GET", "/federations/{federation_id}/statement"): None,
+    ("GET", "/federations/{federation_id}/statement.csv"): None,
+    ("GET", "/federations/{federation_id}/view"): None,
+    ("GET", "/federations/{federation_id}/view.csv"): None,
+    ("GET", "/federations/{federation_id}/view.png"): None,
+    ("GET", "/federations/{federation_id}/cover-offers"): None,
+    ("POST", "/federations/{federation_id}/cover-offers"): "cover",
 }
 # id-taking paths that are not object ids of the co-op's data
 NOT_OBJECT_IDS = {"/calendar/{token}.ics", "/weeks/{week_start}/problem"}
@@ -100,6 +118,9 @@ def world(client):
         "rota_id": rota["id"], "run_id": rota["run_id"], "visit_id": visit["id"],
     }
     avail = client.get(f"/members/{staff}/availability", headers=h).json()[0]["id"]
+    fed = client.post("/federations", headers=h, json={"name": f"A's federation {u}"})
+    assert fed.status_code == 201, fed.text
+    ids.update(federation_id=fed.json()["id"], coop_id=a.id, move_id=1)
     return a, b, ids, avail, leave["id"], visit
 
 
@@ -109,7 +130,8 @@ def _snapshot(client, a, ids) -> dict:
              f"/members/{ids['member_id']}/availability", f"/members/{ids['member_id']}/leave",
              f"/clients/{ids['client_id']}", f"/clients/{ids['client_id']}/shares",
              f"/clients/{ids['client_id']}/care-plan", "/care-plan-dependencies", f"/rotas/{ids['rota_id']}",
-             f"/runs/{ids['run_id']}", f"/visits/{ids['visit_id']}", "/rotas", "/runs", "/members"]
+             f"/runs/{ids['run_id']}", f"/visits/{ids['visit_id']}", "/rotas", "/runs", "/members",
+             f"/federations/{ids['federation_id']}", f"/federations/{ids['federation_id']}/statement"]
     return {p: client.get(p, headers=h).json() for p in paths}
 
 
@@ -139,8 +161,21 @@ def test_no_role_of_another_coop_or_another_member_reads_or_writes_what_is_not_t
                         else a.members["family"]["id"]}
             elif body == "assignment":
                 body = {"carer_ids": visit["carer_ids"], "start": visit["start"]}
+            elif body == "coop":
+                body = {"coop_id": b.id}
+            elif body == "voter":
+                body = {"member_id": a.members[who.split()[-1]]["id"]}
+            elif body == "fed-gift":
+                body = {"to_member_id": b.members["family"]["id"], "minutes": 1}
+            elif body == "fed-help":
+                body = {"volunteer_member_id": b.members["volunteer"]["id"], "minutes": 1}
+            elif body == "cover":
+                body = {"member_id": a.members["staff"]["id"], "borrowing_coop_id": b.id, "days": [WEEK]}
+            elif body == "settlement":
+                body = {"from_coop_id": a.id, "to_coop_id": b.id, "minutes": 1}
             params = {"week_start": WEEK} if path.endswith("/visits") and method == "GET" else None
-            r = client.request(method, url, headers=auth(token), json=body, params=params)
+            headers = {**auth(token), "Idempotency-Key": f"authz-{uuid.uuid4().hex}"}
+            r = client.request(method, url, headers=headers, json=body, params=params)
             if r.status_code not in (403, 404):
                 leaks.append(f"{who}: {method} {url} -> {r.status_code} {r.text[:120]}")
             elif set(r.json()) - {"detail", "errors"}:

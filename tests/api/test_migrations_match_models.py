@@ -27,10 +27,12 @@ import timebank.models  # noqa: F401  (registers the ledger's tables)
 TRIGGERS = {
     "sqlite": {"tb_transaction_no_update", "tb_transaction_no_delete", "tb_entry_no_update",
                "tb_entry_no_delete", "accesslog_no_update", "accesslog_no_delete",
-               "accesslogsubject_no_update", "accesslogsubject_no_delete"},
+               "accesslogsubject_no_update", "accesslogsubject_no_delete",
+               "tb_federal_move_no_update", "tb_federal_move_no_delete"},
     "postgresql": {"tb_transaction_append_only", "tb_transaction_no_truncate", "tb_entry_append_only",
                    "tb_entry_no_truncate", "accesslog_append_only", "accesslog_no_truncate",
-                   "accesslogsubject_append_only", "accesslogsubject_no_truncate"},
+                   "accesslogsubject_append_only", "accesslogsubject_no_truncate",
+                   "tb_federal_move_append_only", "tb_federal_move_no_truncate"},
 }
 
 

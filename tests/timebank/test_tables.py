@@ -16,10 +16,11 @@ def test_ledger_tables_are_exactly_the_tables_of_the_ledger_models() -> None:
     assert len(tables) == len(set(tables))
     assert set(tables) == mapped
     assert {t.name for t in tables} == {"tb_coop_policy", "tb_account_limit", "tb_account",
-                                        "tb_transaction", "tb_entry"}
+                                        "tb_transaction", "tb_entry", "tb_federation",
+                                        "tb_federation_member", "tb_federal_move"}
 
 
 def test_ledger_tables_returns_a_copy() -> None:
     """A caller changing the list it got cannot change what the ledger creates."""
     models.ledger_tables().clear()
-    assert len(models.ledger_tables()) == 5
+    assert len(models.ledger_tables()) == 8
