@@ -14,16 +14,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from api.db import engine_for, ensure_schema
+from api.db import StartupError, engine_for, ensure_schema
 from api.errors import ServiceError
 from api.input import document_text_rule, validation_response
 from api.models import ERROR_RESPONSES
 from api.ratelimit import RateLimits
-from api.routes import access, auth, clients, export, me, members, rotas, visits
+from api.routes import access, auth, clients, export, health, me, members, rotas, visits
 from api.security import configure_hasher
 from api.services.wording import ledger_terms
 from api.settings import Settings, get_settings
-from api.worker import SolvePool, recover_runs
+from api.worker import Lifetimes, SolvePool, Watchdog, recover_runs, worker_name
 from timebank import Ledger
 from timebank import create_engine as ledger_engine
 from timebank.errors import (
@@ -143,15 +143,33 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
 
         with engine.begin() as conn:
             install_append_only(conn)
-    pool = SolvePool(settings.database_url, settings.database_schema, settings.solve_processes,
-                     settings.solve_workers)
+    lifetimes = Lifetimes.of(settings)
+    local = SolvePool(settings.database_url, settings.database_schema, settings.solve_processes,
+                      settings.solve_workers, lifetimes)
+    pool: Any = local
+    if settings.broker_url:
+        if not settings.secret_key:
+            raise StartupError("CAREROTA_SECRET_KEY: required with CAREROTA_BROKER_URL (several API "
+                               "processes must sign and check the same tokens and calendar links)")
+        from api.celery_app import CeleryDispatcher
+
+        pool = CeleryDispatcher(settings, local, engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        watchdog = None
         if start_pool:
-            for run_id in recover_runs(engine):
-                pool.submit(run_id)
+            if settings.broker_url:   # runs are the workers'; this process only sweeps
+                watchdog = Watchdog(engine, lifetimes, pool.submit, resend_queued=True).start()
+            else:                     # embedded: this process's pool solves them
+                for run_id in recover_runs(engine, lifetimes):
+                    pool.submit(run_id)
+                watchdog = Watchdog(engine, lifetimes, pool.submit, resend_queued=False,
+                                    name=worker_name("embedded"), kind="embedded",
+                                    concurrency=settings.solve_processes).start()
         yield
+        if watchdog is not None:
+            watchdog.stop()
         pool.shutdown()
 
     app = FastAPI(title="carerota", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
@@ -161,7 +179,8 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
     app.state.engine = engine
     app.state.secret = settings.resolved_secret()
     app.state.rate_limits = RateLimits(settings.rate_limit_login, settings.rate_limit_write,
-                                       settings.rate_limit_login_ip, settings.trusted_proxies)
+                                       settings.rate_limit_login_ip, settings.trusted_proxies,
+                                       storage_uri=settings.rate_limit_storage())
     app.state.pool = pool
     app.state.ledger = make_ledger(settings)
     app.state.clock = local_clock(settings.timezone)
@@ -203,7 +222,7 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
         return JSONResponse({"detail": "the database is busy or unavailable; retry"}, status_code=503,
                             headers={"Retry-After": "5"})
 
-    for module in (auth, members, clients, rotas, visits, me, access, export):
+    for module in (auth, members, clients, rotas, visits, me, access, export, health):
         app.include_router(module.router, responses=ERROR_RESPONSES)
 
     default_openapi = app.openapi
@@ -214,10 +233,6 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
-
-    @app.get("/health", tags=["meta"])
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
 
     from api.web import install as install_pages  # the rota board's pages under /web
 

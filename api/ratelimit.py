@@ -10,6 +10,9 @@ or networks): then it is the right-most address of ``X-Forwarded-For`` that is n
 proxy. With no trusted proxies (the default) ``X-Forwarded-For`` is ignored, so a caller
 cannot choose its own address by sending the header.
 
+Counters live in memory (one process), or in Redis with ``CAREROTA_REDIS_URL`` (or a Redis
+``CAREROTA_BROKER_URL``), so that several API processes count together.
+
 Used as FastAPI dependencies rather than slowapi decorators so that each app (and each test)
 gets its own counters and its own configured rates.
 """
@@ -22,7 +25,7 @@ from collections.abc import Iterable
 
 from fastapi import Form, HTTPException, Request, status
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -63,9 +66,15 @@ def client_address(request: Request, trusted: list[Network]) -> str:
 
 
 class RateLimits:
+    """The counters: in this process's memory by default; in Redis (``storage_uri``, e.g.
+    ``redis://127.0.0.1:6379/0``) when several API processes must share them."""
+
     def __init__(self, login: str, write: str, login_ip: str = "100/minute",
-                 trusted_proxies: Iterable[str] = ()):
-        self.storage = MemoryStorage()
+                 trusted_proxies: Iterable[str] = (), storage_uri: str | None = None):
+        storage = storage_from_string(storage_uri) if storage_uri else MemoryStorage()
+        if not isinstance(storage, Storage):
+            raise ValueError(f"{storage_uri!r}: not a synchronous rate-limit storage")
+        self.storage = storage
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.login: RateLimitItem = parse(login)
         self.login_ip: RateLimitItem = parse(login_ip)
