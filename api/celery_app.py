@@ -121,7 +121,6 @@ def start_watchdog(settings: Settings, app: Celery, name: str, concurrency: int)
 
     dog = Watchdog(engine, Lifetimes.of(settings), resend, resend_queued=True, name=name, kind="celery",
                    concurrency=concurrency)
-    dog.tick()
     return dog.start()
 
 

@@ -20,6 +20,7 @@ gets its own counters and its own configured rates.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 from collections.abc import Iterable
 
@@ -28,6 +29,7 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+log = logging.getLogger("carerota.ratelimit")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -76,6 +78,9 @@ class RateLimits:
             raise ValueError(f"{storage_uri!r}: not a synchronous rate-limit storage")
         self.storage = storage
         self.limiter = MovingWindowRateLimiter(self.storage)
+        #: while the shared storage cannot be reached, this process counts alone (slowapi's
+        #: ``in_memory_fallback``): logins and writes stay limited, and the service stays up
+        self.fallback = MovingWindowRateLimiter(MemoryStorage()) if storage_uri else None
         self.login: RateLimitItem = parse(login)
         self.login_ip: RateLimitItem = parse(login_ip)
         self.write: RateLimitItem = parse(write)
@@ -85,8 +90,18 @@ class RateLimits:
         return client_address(request, self.trusted)
 
     def hit(self, item: RateLimitItem, scope: str, key: str, per: str) -> None:
-        if not self.limiter.hit(item, scope, key):
-            stats = self.limiter.get_window_stats(item, scope, key)
+        limiter = self.limiter
+        try:
+            allowed = limiter.hit(item, scope, key)
+        except Exception as exc:
+            if self.fallback is None:
+                raise
+            log.warning("rate limits: the shared storage is unreachable (%s); counting in this process",
+                        exc)
+            limiter = self.fallback
+            allowed = limiter.hit(item, scope, key)
+        if not allowed:
+            stats = limiter.get_window_stats(item, scope, key)
             retry = max(1, int(stats.reset_time - time.time()))
             raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                                 f"too many requests: at most {item} per {per}; retry in {retry} s",

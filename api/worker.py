@@ -330,6 +330,7 @@ class Watchdog:
 
     def start(self) -> Watchdog:
         def loop() -> None:
+            self.tick()
             while not self._stop.wait(self.interval):
                 self.tick()
 
