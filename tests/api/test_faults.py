@@ -94,7 +94,8 @@ def _big_coop(cluster: _Cluster, clients: int = 25) -> Coop:
     from scheduler.example import generate_problem
 
     with Session(cluster.app.state.engine, expire_on_commit=False) as s:
-        coop, email, password = seed_demo(s, generate_problem(clients=clients, seed=7, week_start=FUTURE_MONDAY))
+        week = generate_problem(clients=clients, seed=7, week_start=FUTURE_MONDAY)
+        coop, email, password = seed_demo(s, week)
     return Coop(id=coop.id or 0, tokens={"coordinator": login(cluster.client, email, password)}, members={},
                 clients=[])
 
@@ -232,7 +233,8 @@ def test_two_api_processes_and_the_scheduler_firing_together_make_one_run_per_co
         made = [r["made"][i] for r in results if r["made"][i] is not None]
         assert len(made) == 1, f"co-op {coop.id}: runs {made} made by {len(made)} processes"
         with Session(cluster.app.state.engine) as s:
-            weekly = s.exec(select(SolveRun).where(SolveRun.coop_id == coop.id, SolveRun.kind == "weekly")).all()
+            weekly = s.exec(select(SolveRun).where(SolveRun.coop_id == coop.id,
+                                                   SolveRun.kind == "weekly")).all()
         assert [r.id for r in weekly] == made
         body = wait_run(cluster.client, coop.tokens["coordinator"], made[0], timeout=45)
         assert body["status"] == "succeeded", body
@@ -276,7 +278,8 @@ def test_a_database_connection_killed_mid_request_fails_cleanly_and_writes_nothi
             members = client.get("/members", headers=h).json()
             assert email not in [m["email"] for m in members]
             with app.state.engine.connect() as conn:
-                n = conn.execute(sa.text("SELECT count(*) FROM member WHERE email = :e"), {"e": email}).scalar()
+                n = conn.execute(sa.text("SELECT count(*) FROM member WHERE email = :e"),
+                                 {"e": email}).scalar()
             assert n == 0
             r = client.post("/members", headers=h, json={"email": email, "full_name": "Written Once",
                                                          "password": "password123", "role": "volunteer"})
