@@ -38,6 +38,7 @@ from tests.api.conftest import (
 
 pytestmark = pytest.mark.postgres
 
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
 LIFETIMES = dict(run_heartbeat_seconds=0.5, run_lease_seconds=3.0, requeue_after_seconds=3.0)
 
 
@@ -54,11 +55,18 @@ def cluster(pg_url, broker, tmp_path, request):
     """An API app (in this process, no pool or sweep of its own) on a fresh schema with the
     private broker; ``cluster.env`` is the environment of its worker processes."""
     schema = pg_schema(pg_url, request)
-    settings = make_settings(pg_url, tmp_path, schema=schema, broker_url=broker.url,
-                             solve_queue=f"test-{uuid.uuid4().hex[:8]}", solve_time_limit=20.0, **LIFETIMES)
+    url = RABBITMQ_URL if getattr(request, "param", "redis") == "rabbitmq" else broker.url
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    settings = make_settings(pg_url, tmp_path, schema=schema, broker_url=url, solve_queue=queue,
+                             solve_time_limit=20.0, **LIFETIMES)
     app = create_app(settings, start_pool=False)
     with TestClient(app) as client, processes(tmp_path) as procs:
         yield _Cluster(app, client, settings, env_of(settings), procs)
+    if url == RABBITMQ_URL:   # leave no test queue behind in the machine's RabbitMQ
+        from kombu import Connection, Queue
+
+        with Connection(url) as conn:
+            Queue(queue, channel=conn.channel()).delete()
     app.state.pool.shutdown()
     app.state.engine.dispose()
     app.state.ledger.engine.dispose()
@@ -118,13 +126,14 @@ def _holder(cluster: _Cluster, run_id: int, procs, attempt: int):
     return proc
 
 
+@pytest.mark.parametrize("cluster", ["redis", "rabbitmq"], indirect=True)
 def test_a_worker_killed_mid_solve_leaves_its_run_to_another_worker(cluster):
-    """``kill -9`` of the worker solving a run (its main and solve processes): the other
-    worker's sweep sees the heartbeat stop, queues the run again, and solves it (attempt 2);
+    """``kill -9`` of the worker solving a run (its main and solve processes), on Redis and on
+    RabbitMQ: the other worker's sweep sees the heartbeat stop, queues the run again, and solves it (attempt 2);
     one rota is stored and it passes the checker."""
     coop = _big_coop(cluster)
     workers = cluster.start_workers("w1", "w2")
-    run_id = _request(cluster, coop, FUTURE_MONDAY, time_limit=6)
+    run_id = _request(cluster, coop, FUTURE_MONDAY, time_limit=4)
     victim = _holder(cluster, run_id, workers, attempt=1)
     victim.kill9()
     body = wait_run(cluster.client, coop.tokens["coordinator"], run_id, timeout=50)
