@@ -85,3 +85,34 @@ def test_json_logs_carry_the_run_id_of_the_solve_being_logged():
     outside = line("idle")
     assert inside["run_id"] == 42 and inside["message"] == "run claimed" and inside["level"] == "INFO"
     assert outside["run_id"] is None
+
+
+def test_carerota_scheduler_runs_the_jobs_in_a_process_of_its_own_and_stops_on_sigterm(tmp_path):
+    """The single scheduler of a several-process deployment: it starts with its jobs (auto-confirm
+    and co-op sync at least) and ends cleanly on SIGTERM, as a process manager stops it."""
+    import os
+    import signal
+    import subprocess
+
+    from tests.api.cluster import CAREROTA, env_of
+
+    settings = make_settings(f"sqlite:///{tmp_path / 'sched.db'}", tmp_path)
+    proc = subprocess.Popen([CAREROTA, "scheduler", "--check-every", "0.2"], env=env_of(settings),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if "scheduler running" in line or not line:
+                break
+        assert any("scheduler running" in ln for ln in lines), "".join(lines)
+        jobs_line = next(ln for ln in lines if "scheduler running" in ln)
+        assert int(jobs_line.split("(")[1].split()[0]) >= 2
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
