@@ -46,6 +46,7 @@ def make_celery(settings: Settings) -> Celery:
         broker_connection_max_retries=None,
         worker_hijack_root_logger=False,
         worker_cancel_long_running_tasks_on_connection_loss=False,
+        worker_proc_alive_timeout=120.0,       # a solve process warms the solver up first
         # Redis: an unacknowledged message is delivered again after this; a second delivery of
         # a claimed run is a no-op, and the sweep does not wait for it
         broker_transport_options={"visibility_timeout": max(300.0, 4 * lease)},
@@ -124,6 +125,26 @@ def start_watchdog(settings: Settings, app: Celery, name: str, concurrency: int)
     return dog.start()
 
 
+def warm_up() -> None:
+    """Import the solver and solve a two-client week once (loads the compiled search from the
+    numba cache), so a worker's first run costs what the others do."""
+    import time
+
+    t = time.monotonic()
+    try:
+        from scheduler.checker import check
+        from scheduler.example import generate_problem
+        from scheduler.problem import problem_from_dict
+        from scheduler.solve import SolveOptions, solve
+
+        problem = problem_from_dict(generate_problem(clients=2, seed=1))
+        check(problem, solve(problem, SolveOptions(time_limit=0.5, workers=1, seed=0)))
+    except Exception:   # the first real run then pays for it, and records any fault itself
+        log.warning("the solver warm-up failed", exc_info=True)
+        return
+    log.info("solve process warmed up in %.1f s", time.monotonic() - t)
+
+
 def run_worker(settings: Settings, concurrency: int, name: str | None, loglevel: str = "INFO") -> None:
     """``carerota worker``: a Celery worker (prefork pool of ``concurrency`` processes)."""
     import os
@@ -138,6 +159,10 @@ def run_worker(settings: Settings, concurrency: int, name: str | None, loglevel:
     @signals.setup_logging.connect
     def _keep_our_logging(**_kw: Any) -> None:   # Celery leaves the root logger to us
         configure_logging(settings)
+
+    @signals.worker_process_init.connect
+    def _warm(**_kw: Any) -> None:   # each solve process: load the solver before its first run
+        warm_up()
 
     @signals.worker_ready.connect
     def _ready(sender: Any = None, **_kw: Any) -> None:
