@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                   week_start=monday))
                 coop_ids.append(saved_id(coop))
         results["seed_seconds"] = round(time.monotonic() - t, 1)
-        print(f"seeded {args.coops} co-ops x {args.clients} clients in {results['seed_seconds']} s", flush=True)
+        print(f"seeded {args.coops} co-ops x {args.clients} clients in {results['seed_seconds']} s",
+              flush=True)
         for k, n_workers in enumerate(int(w) for w in args.workers.split(",")):
             week = monday + dt.timedelta(days=7 * k)
             procs = [subprocess.Popen([carerota, "worker", "--concurrency", "1", "--name",

@@ -129,8 +129,8 @@ def _holder(cluster: _Cluster, run_id: int, procs, attempt: int):
 @pytest.mark.parametrize("cluster", ["redis", "rabbitmq"], indirect=True)
 def test_a_worker_killed_mid_solve_leaves_its_run_to_another_worker(cluster):
     """``kill -9`` of the worker solving a run (its main and solve processes), on Redis and on
-    RabbitMQ: the other worker's sweep sees the heartbeat stop, queues the run again, and solves it (attempt 2);
-    one rota is stored and it passes the checker."""
+    RabbitMQ: the other worker's sweep sees the heartbeat stop, queues the run again, and solves
+    it (attempt 2); one rota is stored and it passes the checker."""
     coop = _big_coop(cluster)
     workers = cluster.start_workers("w1", "w2")
     run_id = _request(cluster, coop, FUTURE_MONDAY, time_limit=4)
