@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.db import StartupError, engine_for, ensure_schema
 from api.errors import ServiceError
@@ -215,6 +216,12 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
         # e.g. a NUL character or an out-of-range number PostgreSQL cannot store
         reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
         return JSONResponse({"detail": f"a value cannot be stored: {reason}"}, status_code=422)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(_request: Request, exc: PoolTimeout):
+        log.error("no database connection free: %s", exc)
+        return JSONResponse({"detail": "the service is busy (no database connection free); retry"},
+                            status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(OperationalError)
     async def _db_unavailable(_request: Request, exc: OperationalError):
