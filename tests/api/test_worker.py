@@ -24,37 +24,39 @@ def test_a_failed_solve_keeps_the_last_good_rota(client, app, coop_a):
     assert [(r["id"], r["status"]) for r in rotas] == [(good["id"], "published")]
 
 
-def test_a_run_whose_heartbeat_stopped_is_retried_once_then_failed_and_a_live_one_is_left_alone(app, coop_a):
+def test_a_run_whose_heartbeat_stopped_is_retried_once_then_failed_and_a_live_one_is_left_alone(fresh_app):
     """Start-up used to fail every run left 'running'; with several processes that would fail a
     run another live worker holds. Now only a stale heartbeat counts: such a run is queued again
-    while it has attempts left, then failed with the reason; a fresh heartbeat is left alone."""
+    while it has attempts left, then failed with the reason; a fresh heartbeat is left alone.
+    (An app of its own without a pool: no watchdog of the shared app sweeps these runs first.)"""
     import datetime as dt
 
     from api.worker import Lifetimes, sweep
+    from tests.api.conftest import build_coop
 
-    old = utcnow() - dt.timedelta(minutes=10)
-    with Session(app.state.engine, expire_on_commit=False) as s:
-        first = SolveRun(coop_id=coop_a.id, week_start=FUTURE_MONDAY, status="running", attempts=1,
-                         lease_id="dead-1", heartbeat_at=old)
-        second = SolveRun(coop_id=coop_a.id, week_start=FUTURE_MONDAY, status="running", attempts=2,
-                          lease_id="dead-2", heartbeat_at=old)
-        live = SolveRun(coop_id=coop_a.id, week_start=FUTURE_MONDAY, status="running", attempts=1,
-                        lease_id="live", heartbeat_at=utcnow())
-        for r in (first, second, live):
-            s.add(r)
-        s.commit()
-    resubmitted: list[int] = []
-    swept = sweep(app.state.engine, Lifetimes(lease_seconds=60, max_attempts=2), resubmitted.append)
-    assert first.id in swept.requeued and resubmitted.count(first.id) == 1
-    assert second.id in swept.failed and live.id not in swept.requeued + swept.failed
-    with Session(app.state.engine) as s:
-        again, gone, held = s.get(SolveRun, first.id), s.get(SolveRun, second.id), s.get(SolveRun, live.id)
-        assert again.status == "queued" and again.lease_id is None and again.attempts == 1
-        assert gone.status == "failed" and "interrupted" in gone.error and "2 attempt(s)" in gone.error
-        assert held.status == "running" and held.lease_id == "live"
-        for r in (again, held):   # leave no queued or running run for other tests' restarts
-            s.delete(r)
-        s.commit()
+    with fresh_app() as (app, c):
+        coop = build_coop(c, "sweep")
+        old = utcnow() - dt.timedelta(minutes=10)
+        with Session(app.state.engine, expire_on_commit=False) as s:
+            first = SolveRun(coop_id=coop.id, week_start=FUTURE_MONDAY, status="running", attempts=1,
+                             lease_id="dead-1", heartbeat_at=old)
+            second = SolveRun(coop_id=coop.id, week_start=FUTURE_MONDAY, status="running", attempts=2,
+                              lease_id="dead-2", heartbeat_at=old)
+            live = SolveRun(coop_id=coop.id, week_start=FUTURE_MONDAY, status="running", attempts=1,
+                            lease_id="live", heartbeat_at=utcnow())
+            for r in (first, second, live):
+                s.add(r)
+            s.commit()
+        resubmitted: list[int] = []
+        swept = sweep(app.state.engine, Lifetimes(lease_seconds=60, max_attempts=2), resubmitted.append)
+        assert first.id in swept.requeued and resubmitted == [first.id]
+        assert second.id in swept.failed and live.id not in swept.requeued + swept.failed
+        with Session(app.state.engine) as s:
+            again, gone = s.get(SolveRun, first.id), s.get(SolveRun, second.id)
+            held = s.get(SolveRun, live.id)
+            assert again.status == "queued" and again.lease_id is None and again.attempts == 1
+            assert gone.status == "failed" and "interrupted" in gone.error and "2 attempt(s)" in gone.error
+            assert held.status == "running" and held.lease_id == "live"
 
 
 def test_start_up_recovery_resubmits_queued_runs_and_leaves_a_live_run_alone(app, coop_a):
