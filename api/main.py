@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -124,26 +124,60 @@ def add_offline_docs(app: FastAPI) -> None:
                               redoc_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png", with_google_fonts=False)
 
 
+@contextmanager
+def startup_lock(settings: Settings) -> Iterator[None]:
+    """PostgreSQL: hold an advisory lock (per schema) while the schema is migrated and the
+    ledger's triggers are installed, so API processes, workers and the scheduler starting at the
+    same moment do it one after another (concurrent ``CREATE OR REPLACE FUNCTION`` fails with
+    "tuple concurrently updated"). SQLite: nothing to do (one file, one writer)."""
+    import sqlalchemy as sa
+
+    url = sa.make_url(settings.database_url)
+    if url.get_backend_name() != "postgresql":
+        yield
+        return
+    key = f"carerota-startup:{settings.database_schema or ''}"
+    from api.db import _first_line
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        try:
+            conn = engine.connect()
+        except sa.exc.OperationalError as exc:
+            raise StartupError(f"CAREROTA_DATABASE_URL: cannot connect to {url.render_as_string()}: "
+                               f"{_first_line(exc)}") from None
+        with conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": key})
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": key})
+    finally:
+        engine.dispose()
+
+
 def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> FastAPI:
     settings = settings or get_settings()
     configure_hasher(settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism)
-    ensure_schema(settings.database_url, settings.database_schema)
-    engine = engine_for(settings)
-    if settings.run_migrations:
-        migrate(settings, engine)
-    else:
-        from sqlmodel import SQLModel
+    with startup_lock(settings):   # several processes starting at once build the schema once
+        ensure_schema(settings.database_url, settings.database_schema)
+        engine = engine_for(settings)
+        if settings.run_migrations:
+            migrate(settings, engine)
+        else:
+            from sqlmodel import SQLModel
 
-        import api.models  # noqa: F401
-        from timebank.models import ledger_tables
+            import api.models  # noqa: F401
+            from timebank.models import ledger_tables
 
-        ledger = {t.name for t in ledger_tables()}  # made with its triggers by make_ledger
-        SQLModel.metadata.create_all(engine, tables=[t for n, t in SQLModel.metadata.tables.items()
-                                                     if n not in ledger])
-        from api.services.access_log import install_append_only
+            ledger_names = {t.name for t in ledger_tables()}  # made with its triggers by make_ledger
+            SQLModel.metadata.create_all(engine, tables=[t for n, t in SQLModel.metadata.tables.items()
+                                                         if n not in ledger_names])
+            from api.services.access_log import install_append_only
 
-        with engine.begin() as conn:
-            install_append_only(conn)
+            with engine.begin() as conn:
+                install_append_only(conn)
+        ledger = make_ledger(settings)
     lifetimes = Lifetimes.of(settings)
     local = SolvePool(settings.database_url, settings.database_schema, settings.solve_processes,
                       settings.solve_workers, lifetimes)
@@ -183,7 +217,7 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
                                        settings.rate_limit_login_ip, settings.trusted_proxies,
                                        storage_uri=settings.rate_limit_storage())
     app.state.pool = pool
-    app.state.ledger = make_ledger(settings)
+    app.state.ledger = ledger
     app.state.clock = local_clock(settings.timezone)
 
     @app.exception_handler(ServiceError)

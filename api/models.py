@@ -580,12 +580,17 @@ class SolveRun(SQLModel, table=True):
     finished_at: NaiveDatetime | None = None
 
 
+class WorkerKind(enum.StrEnum):
+    celery = "celery"        # a ``carerota worker`` process
+    embedded = "embedded"    # the pool of an API process (no broker)
+
+
 class SolveWorker(SQLModel, table=True):
     """A solve worker process seen alive (``carerota worker``, or the embedded pool of an API
     process): its row is written every heartbeat, so every API process can say which run."""
 
     name: str = Field(primary_key=True, max_length=200)
-    kind: str = Field(max_length=20)   # "celery" or "embedded"
+    kind: WorkerKind = Field(sa_column=enum_column(WorkerKind, 20))
     started_at: NaiveDatetime = Field(default_factory=utcnow)
     seen_at: NaiveDatetime = Field(default_factory=utcnow)
     concurrency: int = 1
