@@ -1,4 +1,4 @@
-"""``carerota serve`` and ``carerota demo``: registered on the CLI by ``register(app)``."""
+"""``carerota serve``, ``worker``, ``scheduler`` and ``demo``: registered on the CLI by ``register(app)``."""
 
 from __future__ import annotations
 
@@ -50,26 +50,79 @@ def build_app(settings: Settings):
 
 def serve(host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="port")] = 8000,
-          scheduler: Annotated[bool, typer.Option(help="run the scheduled jobs in this process")] = True,
+          scheduler: Annotated[bool | None, typer.Option(
+              help="run the scheduled jobs in this process (default: yes without a broker, no with "
+                   "one: run one `carerota scheduler` instead)")] = None,
           ) -> None:
-    """Run the API (OpenAPI docs at /docs) and the job scheduler.
+    """Run the API (OpenAPI docs at /docs) and, without a broker, the job scheduler.
 
     Configuration comes from CAREROTA_* environment variables (CAREROTA_DATABASE_URL, ...)."""
     import uvicorn
 
     from api.jobs import JobContext, start_scheduler, stop_scheduler
+    from api.logs import configure_logging
 
     settings = load_settings()
+    configure_logging(settings)
     app = build_app(settings)
     sched = None
+    if scheduler is None:
+        scheduler = not settings.broker_url
     if scheduler:
         sched = start_scheduler(JobContext(settings=settings, engine=app.state.engine, pool=app.state.pool,
                                            ledger=app.state.ledger, clock=app.state.clock))
     try:
-        uvicorn.run(app, host=host, port=port)
+        uvicorn.run(app, host=host, port=port, log_config=None)
     finally:
         if sched is not None:
             stop_scheduler(sched)
+
+
+def worker(concurrency: Annotated[int, typer.Option(help="solve processes (one run at a time each)")] = 1,
+           name: Annotated[str | None, typer.Option(help="node name (default carerota<pid>@<host>)")] = None,
+           loglevel: Annotated[str, typer.Option(help="log level")] = "INFO") -> None:
+    """Run a solve worker (Celery): it takes runs from CAREROTA_BROKER_URL's queue and solves them
+    against CAREROTA_DATABASE_URL. Start one on every machine that should solve."""
+    from api.celery_app import run_worker
+    from api.db import StartupError, ensure_schema
+
+    settings = load_settings()
+    if not settings.broker_url:
+        _fail(["CAREROTA_BROKER_URL: not set; a worker takes its runs from the broker "
+               "(without one, `carerota serve` solves in its own processes)"])
+    try:
+        ensure_schema(settings.database_url, settings.database_schema)
+    except StartupError as exc:
+        _fail([str(exc)])
+    run_worker(settings, concurrency, name, loglevel)
+
+
+def scheduler(check_every: Annotated[float, typer.Option(help="seconds between liveness checks")] = 60.0,
+              ) -> None:
+    """Run the scheduled jobs (weekly solves, auto-confirmation) in this one process, for a
+    deployment of several API processes started with `carerota serve --no-scheduler`. With a
+    broker, its weekly runs go to the workers."""
+    import signal
+    import threading
+
+    from api.jobs import JobContext, start_scheduler, stop_scheduler
+    from api.logs import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings)
+    app = build_app(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_a: stop.set())
+    sched = start_scheduler(JobContext(settings=settings, engine=app.state.engine, pool=app.state.pool,
+                                       ledger=app.state.ledger, clock=app.state.clock))
+    print(f"carerota: scheduler running ({len(sched.get_jobs())} jobs)", file=sys.stderr, flush=True)
+    try:
+        while not stop.wait(check_every):
+            pass
+    finally:
+        stop_scheduler(sched)
+        app.state.pool.shutdown()
 
 
 def demo(clients: Annotated[int, typer.Option(help="clients in the demo co-op")] = 12,
@@ -350,6 +403,8 @@ def federation_reconcile(federation: Annotated[int | None, typer.Option(help="on
 
 def register(app: typer.Typer) -> None:
     app.command()(serve)
+    app.command()(worker)
+    app.command()(scheduler)
     app.command()(demo)
     app.add_typer(timebank_app, name="timebank")
     app.add_typer(privacy_app, name="privacy")

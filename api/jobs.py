@@ -10,6 +10,11 @@
 * ``retention``: daily, pseudonymise and erase what the co-ops' retention periods say has
   expired (``api.services.privacy.run_retention``; idempotent).
 
+Where it runs: inside ``carerota serve`` in the embedded default; with several API processes,
+in one ``carerota scheduler`` process (APScheduler 3 does not support several schedulers on one
+job store). The unique weekly key and auto-confirmation's per-visit credit keep a duplicate
+firing harmless all the same (api/README.md, "Several processes").
+
 Jobs live in the database (``apscheduler_jobs``), so they survive a restart; ``coalesce`` and
 a week-long ``misfire_grace_time`` make a run missed while the service was down happen once
 when it comes back.

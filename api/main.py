@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,17 +13,30 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from api.db import engine_for, ensure_schema
+from api.db import StartupError, engine_for, ensure_schema
 from api.errors import ServiceError
 from api.input import document_text_rule, validation_response
 from api.models import ERROR_RESPONSES
 from api.ratelimit import RateLimits
-from api.routes import access, auth, clients, export, federation, me, members, privacy, rotas, visits
+from api.routes import (
+    access,
+    auth,
+    clients,
+    export,
+    federation,
+    health,
+    me,
+    members,
+    privacy,
+    rotas,
+    visits,
+)
 from api.security import configure_hasher
 from api.services.wording import ledger_terms
 from api.settings import Settings, get_settings
-from api.worker import SolvePool, recover_runs
+from api.worker import Lifetimes, SolvePool, Watchdog, recover_runs, worker_name
 from timebank import Ledger
 from timebank import create_engine as ledger_engine
 from timebank.errors import (
@@ -123,35 +136,87 @@ def add_offline_docs(app: FastAPI) -> None:
                               redoc_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png", with_google_fonts=False)
 
 
+@contextmanager
+def startup_lock(settings: Settings) -> Iterator[None]:
+    """PostgreSQL: hold an advisory lock (per schema) while the schema is migrated and the
+    ledger's triggers are installed, so API processes, workers and the scheduler starting at the
+    same moment do it one after another (concurrent ``CREATE OR REPLACE FUNCTION`` fails with
+    "tuple concurrently updated"). SQLite: nothing to do (one file, one writer)."""
+    import sqlalchemy as sa
+
+    url = sa.make_url(settings.database_url)
+    if url.get_backend_name() != "postgresql":
+        yield
+        return
+    key = f"carerota-startup:{settings.database_schema or ''}"
+    from api.db import _first_line
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        try:
+            conn = engine.connect()
+        except sa.exc.OperationalError as exc:
+            raise StartupError(f"CAREROTA_DATABASE_URL: cannot connect to {url.render_as_string()}: "
+                               f"{_first_line(exc)}") from None
+        with conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": key})
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": key})
+    finally:
+        engine.dispose()
+
+
 def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> FastAPI:
     settings = settings or get_settings()
     configure_hasher(settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism)
-    ensure_schema(settings.database_url, settings.database_schema)
-    engine = engine_for(settings)
-    if settings.run_migrations:
-        migrate(settings, engine)
-    else:
-        from sqlmodel import SQLModel
+    with startup_lock(settings):   # several processes starting at once build the schema once
+        ensure_schema(settings.database_url, settings.database_schema)
+        engine = engine_for(settings)
+        if settings.run_migrations:
+            migrate(settings, engine)
+        else:
+            from sqlmodel import SQLModel
 
-        import api.models  # noqa: F401
-        from timebank.models import ledger_tables
+            import api.models  # noqa: F401
+            from timebank.models import ledger_tables
 
-        ledger = {t.name for t in ledger_tables()}  # made with its triggers by make_ledger
-        SQLModel.metadata.create_all(engine, tables=[t for n, t in SQLModel.metadata.tables.items()
-                                                     if n not in ledger])
-        from api.services.access_log import install_append_only
+            ledger_names = {t.name for t in ledger_tables()}  # made with its triggers by make_ledger
+            SQLModel.metadata.create_all(engine, tables=[t for n, t in SQLModel.metadata.tables.items()
+                                                         if n not in ledger_names])
+            from api.services.access_log import install_append_only
 
-        with engine.begin() as conn:
-            install_append_only(conn)
-    pool = SolvePool(settings.database_url, settings.database_schema, settings.solve_processes,
-                     settings.solve_workers)
+            with engine.begin() as conn:
+                install_append_only(conn)
+        ledger = make_ledger(settings)
+    lifetimes = Lifetimes.of(settings)
+    local = SolvePool(settings.database_url, settings.database_schema, settings.solve_processes,
+                      settings.solve_workers, lifetimes)
+    pool: Any = local
+    if settings.broker_url:
+        if not settings.secret_key:
+            raise StartupError("CAREROTA_SECRET_KEY: required with CAREROTA_BROKER_URL (several API "
+                               "processes must sign and check the same tokens and calendar links)")
+        from api.celery_app import CeleryDispatcher
+
+        pool = CeleryDispatcher(settings, local, engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        watchdog = None
         if start_pool:
-            for run_id in recover_runs(engine):
-                pool.submit(run_id)
+            if settings.broker_url:   # runs are the workers'; this process only sweeps
+                watchdog = Watchdog(engine, lifetimes, pool.submit, resend_queued=True).start()
+            else:                     # embedded: this process's pool solves them
+                for run_id in recover_runs(engine, lifetimes):
+                    pool.submit(run_id)
+                watchdog = Watchdog(engine, lifetimes, pool.submit, resend_queued=False,
+                                    name=worker_name("embedded"), kind="embedded",
+                                    concurrency=settings.solve_processes).start()
         yield
+        if watchdog is not None:
+            watchdog.stop()
         pool.shutdown()
 
     app = FastAPI(title="carerota", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
@@ -161,9 +226,10 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
     app.state.engine = engine
     app.state.secret = settings.resolved_secret()
     app.state.rate_limits = RateLimits(settings.rate_limit_login, settings.rate_limit_write,
-                                       settings.rate_limit_login_ip, settings.trusted_proxies)
+                                       settings.rate_limit_login_ip, settings.trusted_proxies,
+                                       storage_uri=settings.rate_limit_storage())
     app.state.pool = pool
-    app.state.ledger = make_ledger(settings)
+    app.state.ledger = ledger
     app.state.clock = local_clock(settings.timezone)
 
     @app.exception_handler(ServiceError)
@@ -197,13 +263,19 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
         reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
         return JSONResponse({"detail": f"a value cannot be stored: {reason}"}, status_code=422)
 
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(_request: Request, exc: PoolTimeout):
+        log.error("no database connection free: %s", exc)
+        return JSONResponse({"detail": "the service is busy (no database connection free); retry"},
+                            status_code=503, headers={"Retry-After": "5"})
+
     @app.exception_handler(OperationalError)
     async def _db_unavailable(_request: Request, exc: OperationalError):
         log.error("database unavailable: %s", exc)
         return JSONResponse({"detail": "the database is busy or unavailable; retry"}, status_code=503,
                             headers={"Retry-After": "5"})
 
-    for module in (auth, members, clients, rotas, visits, me, access, export, privacy, federation):
+    for module in (auth, members, clients, rotas, visits, me, access, export, privacy, federation, health):
         app.include_router(module.router, responses=ERROR_RESPONSES)
 
     default_openapi = app.openapi
@@ -214,10 +286,6 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
-
-    @app.get("/health", tags=["meta"])
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
 
     from api.web import install as install_pages  # the rota board's pages under /web
 

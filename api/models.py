@@ -572,6 +572,15 @@ class SolveRun(SQLModel, table=True):
     status: RunStatus = Field(default=RunStatus.queued, sa_column=enum_column(RunStatus, 20))
     #: the lease of the worker solving the run: only its holder writes the run's outcome
     lease_id: str | None = Field(default=None, max_length=64)
+    #: written by the lease holder every ``run_heartbeat_seconds``; a running run whose heartbeat
+    #: is older than ``run_lease_seconds`` lost its worker and is taken over (or failed)
+    heartbeat_at: NaiveDatetime | None = None
+    #: solve attempts so far (a claim counts one); a run is tried at most ``run_max_attempts`` times
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: the worker holding (or last holding) the run: ``name`` of its ``solveworker`` row
+    worker: str | None = Field(default=None, max_length=200)
+    #: when the run was last handed to the pool or the broker
+    enqueued_at: NaiveDatetime | None = None
     requested_by: int | None = Field(default=None, foreign_key="member.id")
     base_rota_id: int | None = Field(default=None, foreign_key="rota.id")
     problem: dict | None = Field(default=None, sa_column=Column(sa.JSON))
@@ -589,6 +598,22 @@ class SolveRun(SQLModel, table=True):
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     started_at: NaiveDatetime | None = None
     finished_at: NaiveDatetime | None = None
+
+
+class WorkerKind(enum.StrEnum):
+    celery = "celery"        # a ``carerota worker`` process
+    embedded = "embedded"    # the pool of an API process (no broker)
+
+
+class SolveWorker(SQLModel, table=True):
+    """A solve worker process seen alive (``carerota worker``, or the embedded pool of an API
+    process): its row is written every heartbeat, so every API process can say which run."""
+
+    name: str = Field(primary_key=True, max_length=200)
+    kind: WorkerKind = Field(sa_column=enum_column(WorkerKind, 20))
+    started_at: NaiveDatetime = Field(default_factory=utcnow)
+    seen_at: NaiveDatetime = Field(default_factory=utcnow)
+    concurrency: int = 1
 
 
 class Rota(SQLModel, table=True):
@@ -1212,3 +1237,36 @@ class CoverOfferPublic(SQLModel):
     borrowing_coop_id: int
     member_id: int
     day: dt.date
+
+
+class WorkerSeen(SQLModel):
+    name: str
+    kind: str
+    concurrency: int
+    started_at: NaiveDatetime
+    #: seconds since the worker last recorded itself (every heartbeat)
+    seen_seconds_ago: float
+
+
+class HeartbeatSeen(SQLModel):
+    run_id: int
+    worker: str | None
+    attempts: int
+    #: seconds since the run's holder last wrote its heartbeat
+    seconds_ago: float | None
+
+
+class HealthPublic(SQLModel):
+    """``GET /health``: ``ok`` when the database (and the broker, when configured) answer."""
+
+    status: str
+    database: str
+    #: ``embedded`` (solves in the API process), or the broker's state: ``ok`` / ``unreachable: ...``
+    broker: str
+    #: solve workers that recorded themselves within twice the lease time
+    workers: list[WorkerSeen] = []
+    queued_runs: int = 0
+    running_runs: int = 0
+    #: running runs whose heartbeat is older than the lease (the sweep takes them over)
+    stale_runs: int = 0
+    recent_heartbeats: list[HeartbeatSeen] = []

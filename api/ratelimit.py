@@ -10,6 +10,9 @@ or networks): then it is the right-most address of ``X-Forwarded-For`` that is n
 proxy. With no trusted proxies (the default) ``X-Forwarded-For`` is ignored, so a caller
 cannot choose its own address by sending the header.
 
+Counters live in memory (one process), or in Redis with ``CAREROTA_REDIS_URL`` (or a Redis
+``CAREROTA_BROKER_URL``), so that several API processes count together.
+
 Used as FastAPI dependencies rather than slowapi decorators so that each app (and each test)
 gets its own counters and its own configured rates.
 """
@@ -17,14 +20,16 @@ gets its own counters and its own configured rates.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 from collections.abc import Iterable
 
 from fastapi import Form, HTTPException, Request, status
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+log = logging.getLogger("carerota.ratelimit")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -63,10 +68,19 @@ def client_address(request: Request, trusted: list[Network]) -> str:
 
 
 class RateLimits:
+    """The counters: in this process's memory by default; in Redis (``storage_uri``, e.g.
+    ``redis://127.0.0.1:6379/0``) when several API processes must share them."""
+
     def __init__(self, login: str, write: str, login_ip: str = "100/minute",
-                 trusted_proxies: Iterable[str] = ()):
-        self.storage = MemoryStorage()
+                 trusted_proxies: Iterable[str] = (), storage_uri: str | None = None):
+        storage = storage_from_string(storage_uri) if storage_uri else MemoryStorage()
+        if not isinstance(storage, Storage):
+            raise ValueError(f"{storage_uri!r}: not a synchronous rate-limit storage")
+        self.storage = storage
         self.limiter = MovingWindowRateLimiter(self.storage)
+        #: while the shared storage cannot be reached, this process counts alone (slowapi's
+        #: ``in_memory_fallback``): logins and writes stay limited, and the service stays up
+        self.fallback = MovingWindowRateLimiter(MemoryStorage()) if storage_uri else None
         self.login: RateLimitItem = parse(login)
         self.login_ip: RateLimitItem = parse(login_ip)
         self.write: RateLimitItem = parse(write)
@@ -76,8 +90,18 @@ class RateLimits:
         return client_address(request, self.trusted)
 
     def hit(self, item: RateLimitItem, scope: str, key: str, per: str) -> None:
-        if not self.limiter.hit(item, scope, key):
-            stats = self.limiter.get_window_stats(item, scope, key)
+        limiter = self.limiter
+        try:
+            allowed = limiter.hit(item, scope, key)
+        except Exception as exc:
+            if self.fallback is None:
+                raise
+            log.warning("rate limits: the shared storage is unreachable (%s); counting in this process",
+                        exc)
+            limiter = self.fallback
+            allowed = limiter.hit(item, scope, key)
+        if not allowed:
+            stats = limiter.get_window_stats(item, scope, key)
             retry = max(1, int(stats.reset_time - time.time()))
             raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                                 f"too many requests: at most {item} per {per}; retry in {retry} s",

@@ -67,6 +67,27 @@ class Settings(BaseSettings):
     argon2_memory_cost: int = Field(default=65536, ge=1024)
     argon2_parallelism: int = Field(default=4, ge=1)
     run_migrations: bool = True
+    #: the Celery broker (``redis://host:6379/0``, ``amqp://user:pass@host:5672//``); unset: solves
+    #: run in the API process's own pool (the embedded default). Set: ``POST /rotas`` and re-solves
+    #: are queued for ``carerota worker`` processes on any machine reaching the database and broker
+    broker_url: str | None = Field(default=None, repr=False)
+    #: the broker queue the solve tasks go to (one per deployment sharing a broker)
+    solve_queue: str = Field(default="carerota-solve", pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
+    #: Redis for the rate-limit counters shared by several API processes; unset: the broker when
+    #: it is Redis, else each process counts in memory
+    redis_url: str | None = Field(default=None, repr=False)
+    #: a worker holding a run writes the run's heartbeat this often
+    run_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    #: a run whose heartbeat is older than this lost its worker: it is taken over (queued again)
+    #: while it has attempts left, else failed with the reason
+    run_lease_seconds: float = Field(default=60.0, gt=0)
+    #: solve attempts of a run whose worker died mid-solve (the first one and one retry)
+    run_max_attempts: int = Field(default=2, ge=1, le=10)
+    #: a queued run not claimed for this long is sent to the broker again (a broker that lost
+    #: its messages loses no run; a duplicate message is harmless: a run is claimed once)
+    requeue_after_seconds: float = Field(default=120.0, gt=0)
+    #: ``text`` (the default) or ``json``: one JSON object a line, with the run id of solve logs
+    log_format: str = Field(default="text", pattern=r"^(text|json)$")
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -96,6 +117,14 @@ class Settings(BaseSettings):
 
     def resolved_secret(self) -> str:
         return self.secret_key or _dev_secret(self.secret_key_file)
+
+    def rate_limit_storage(self) -> str | None:
+        """Where the rate-limit counters live: ``redis_url``, else a Redis broker, else memory (None)."""
+        if self.redis_url:
+            return self.redis_url
+        if self.broker_url and self.broker_url.startswith(("redis://", "rediss://")):
+            return self.broker_url
+        return None
 
 
 @lru_cache

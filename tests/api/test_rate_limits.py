@@ -102,3 +102,30 @@ def test_bad_rate_limit_settings_are_refused_at_start_naming_the_setting(field, 
     with pytest.raises(ValidationError) as err:
         Settings(**{field: value}, secret_key_file=tmp_path / "s")
     assert field in str(err.value)
+
+
+REDIS_URL = "redis://127.0.0.1:6379/12"
+
+
+def test_two_api_processes_sharing_redis_count_one_accounts_logins_together(fresh_app):
+    """Several API processes behind a load balancer: the per-account login limit is counted in
+    Redis, so three tries spread over two apps exhaust it for both (in memory each would allow
+    three of its own)."""
+    victim = f"victim-{uuid.uuid4().hex}@example.org"
+    with fresh_app(rate_limit_login="3/minute", redis_url=REDIS_URL) as (_a, one), \
+            fresh_app(rate_limit_login="3/minute", redis_url=REDIS_URL) as (_b, two):
+        codes = [c.post("/auth/token", data={"username": victim, "password": "guess"}).status_code
+                 for c in (one, two, one)]
+        assert codes == [401, 401, 401]
+        r = two.post("/auth/token", data={"username": victim, "password": "guess"})
+        assert r.status_code == 429 and "per account" in r.json()["detail"]
+
+
+def test_rate_limits_fall_back_to_this_process_when_redis_is_unreachable(fresh_app):
+    """A Redis outage does not take logins down: the process counts alone meanwhile, so the
+    limit still holds."""
+    victim = f"victim-{uuid.uuid4().hex}@example.org"
+    with fresh_app(rate_limit_login="2/minute", redis_url="redis://127.0.0.1:1/0") as (_a, c):
+        codes = [c.post("/auth/token", data={"username": victim, "password": "guess"}).status_code
+                 for _ in range(3)]
+        assert codes == [401, 401, 429]

@@ -25,6 +25,7 @@ from api.models import (
     RunKind,
     RunStatus,
     VisitStatus,
+    WorkerKind,
 )
 
 #: (table, column) -> the enum the column holds
@@ -32,7 +33,7 @@ TYPED = {
     ("member", "role"): Role, ("leave", "kind"): LeaveKind, ("clientcarer", "kind"): CarerChoice,
     ("visittemplate", "priority"): Priority, ("solverun", "kind"): RunKind,
     ("solverun", "status"): RunStatus, ("rota", "status"): RotaStatus, ("visit", "priority"): Priority,
-    ("visit", "status"): VisitStatus,
+    ("visit", "status"): VisitStatus, ("solveworker", "kind"): WorkerKind,
 }
 
 

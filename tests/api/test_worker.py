@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from api.models import Rota, SolveRun
+from api.models import Rota, SolveRun, utcnow
 from api.worker import recover_runs
 from tests.api.conftest import FUTURE_MONDAY, solved_rota, wait_run
 
@@ -24,9 +24,47 @@ def test_a_failed_solve_keeps_the_last_good_rota(client, app, coop_a):
     assert [(r["id"], r["status"]) for r in rotas] == [(good["id"], "published")]
 
 
-def test_runs_left_running_by_a_crash_are_marked_failed_and_queued_ones_resubmitted(app, coop_a):
+def test_a_run_whose_heartbeat_stopped_is_retried_once_then_failed_and_a_live_one_is_left_alone(fresh_app):
+    """Start-up used to fail every run left 'running'; with several processes that would fail a
+    run another live worker holds. Now only a stale heartbeat counts: such a run is queued again
+    while it has attempts left, then failed with the reason; a fresh heartbeat is left alone.
+    (An app of its own without a pool: no watchdog of the shared app sweeps these runs first.)"""
+    import datetime as dt
+
+    from api.worker import Lifetimes, sweep
+    from tests.api.conftest import build_coop
+
+    with fresh_app() as (app, c):
+        coop = build_coop(c, "sweep")
+        old = utcnow() - dt.timedelta(minutes=10)
+        with Session(app.state.engine, expire_on_commit=False) as s:
+            first = SolveRun(coop_id=coop.id, week_start=FUTURE_MONDAY, status="running", attempts=1,
+                             lease_id="dead-1", heartbeat_at=old)
+            second = SolveRun(coop_id=coop.id, week_start=FUTURE_MONDAY, status="running", attempts=2,
+                              lease_id="dead-2", heartbeat_at=old)
+            live = SolveRun(coop_id=coop.id, week_start=FUTURE_MONDAY, status="running", attempts=1,
+                            lease_id="live", heartbeat_at=utcnow())
+            for r in (first, second, live):
+                s.add(r)
+            s.commit()
+        resubmitted: list[int] = []
+        swept = sweep(app.state.engine, Lifetimes(lease_seconds=60, max_attempts=2), resubmitted.append)
+        assert first.id in swept.requeued and resubmitted == [first.id]
+        assert second.id in swept.failed and live.id not in swept.requeued + swept.failed
+        with Session(app.state.engine) as s:
+            again, gone = s.get(SolveRun, first.id), s.get(SolveRun, second.id)
+            held = s.get(SolveRun, live.id)
+            assert again.status == "queued" and again.lease_id is None and again.attempts == 1
+            assert gone.status == "failed" and "interrupted" in gone.error and "2 attempt(s)" in gone.error
+            assert held.status == "running" and held.lease_id == "live"
+
+
+def test_start_up_recovery_resubmits_queued_runs_and_leaves_a_live_run_alone(app, coop_a):
+    """``recover_runs`` (start-up of the embedded pool) returns the queued runs to submit again and
+    does not touch a run whose holder's heartbeat is fresh."""
     with Session(app.state.engine, expire_on_commit=False) as s:
-        running = SolveRun(coop_id=coop_a.id, week_start=FUTURE_MONDAY, status="running")
+        running = SolveRun(coop_id=coop_a.id, week_start=FUTURE_MONDAY, status="running", lease_id="x",
+                           heartbeat_at=utcnow(), attempts=1)
         queued = SolveRun(coop_id=coop_a.id, week_start=FUTURE_MONDAY, status="queued",
                           problem={"format": "carerota.problem/1"}, id_map={})
         s.add(running)
@@ -35,9 +73,9 @@ def test_runs_left_running_by_a_crash_are_marked_failed_and_queued_ones_resubmit
     to_resubmit = recover_runs(app.state.engine)
     assert queued.id in to_resubmit and running.id not in to_resubmit
     with Session(app.state.engine) as s:
-        again = s.get(SolveRun, running.id)
-        assert again.status == "failed" and "interrupted" in again.error
-        s.delete(s.get(SolveRun, queued.id))   # leave no queued run for other tests' restarts
+        assert s.get(SolveRun, running.id).status == "running"
+        s.delete(s.get(SolveRun, queued.id))
+        s.delete(s.get(SolveRun, running.id))
         s.commit()
         assert s.exec(select(Rota).where(Rota.coop_id == coop_a.id)).all() == []
 
@@ -63,7 +101,9 @@ def _queued_run(app, coop, week) -> int:
 def test_orphaned_worker_cannot_overwrite_a_failed_run(app, app_settings, coop_a, monkeypatch):
     """A worker that outlives a crash of the service (issue 9, item 1) finished its solve after
     the restart had marked the run failed, and overwrote it with 'succeeded' and a second draft.
-    Here the restart's recovery happens while the worker solves: its answer must change nothing."""
+    Here a sweep takes the run over while the worker solves: its answer must change nothing."""
+    import datetime as dt
+
     import scheduler.solve
     from api import worker
 
@@ -71,7 +111,10 @@ def test_orphaned_worker_cannot_overwrite_a_failed_run(app, app_settings, coop_a
     real_solve = scheduler.solve.solve
 
     def solve_across_a_restart(*args, **kwargs):
-        recover_runs(app.state.engine)     # the service restarted while this worker solved
+        # the worker's heartbeat was lost long enough for a sweep to take the run over (here: as
+        # if ten minutes had passed, and no attempts left, so the run is failed)
+        worker.sweep(app.state.engine, worker.Lifetimes(lease_seconds=60, max_attempts=1),
+                     now=utcnow() + dt.timedelta(minutes=10))
         return real_solve(*args, **kwargs)
 
     monkeypatch.setattr(scheduler.solve, "solve", solve_across_a_restart)
@@ -87,13 +130,16 @@ def test_orphaned_worker_cannot_overwrite_a_failed_run(app, app_settings, coop_a
 def test_a_worker_whose_lease_was_revoked_cannot_record_a_failure_or_progress(app, coop_a):
     """Only the holder of a live lease writes a run: a stale worker's failure or progress
     must not replace the outcome recovery recorded."""
+    import datetime as dt
+
     from api import worker
 
     run_id = _queued_run(app, coop_a, FUTURE_MONDAY)
     engine = app.state.engine
     lease = worker._claim(engine, run_id)
     assert lease is not None and worker._claim(engine, run_id) is None   # claimed once
-    recover_runs(engine)
+    worker.sweep(engine, worker.Lifetimes(lease_seconds=60, max_attempts=1),
+                 now=utcnow() + dt.timedelta(minutes=10))   # the heartbeat stopped: taken over
     assert worker._failed(engine, run_id, lease, "the solve failed: late") == worker.LEASE_LOST
 
     class P:
