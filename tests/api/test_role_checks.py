@@ -83,3 +83,23 @@ def test_a_wrong_role_is_refused_by_the_scope_and_changes_nothing(client, coop_a
     assert r.status_code == 403 and r.json()["detail"] == "needs one of the roles: staff, volunteer"
     r = client.post(f"/visits/{visit['id']}/cancel", headers=coop_a.h("coordinator"))
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
+
+
+def test_the_member_check_gives_its_connection_back_before_the_route_runs(client, coop_a):
+    """FastAPI runs the member dependency and the route in separate threadpool calls. A request
+    that keeps its pooled connection while it waits for a thread can stall the whole process
+    once every thread waits for a connection (seen at 200 concurrent users), so the check must
+    end its read transaction: the session holds no connection when the route starts."""
+    from types import SimpleNamespace
+
+    from fastapi.security import SecurityScopes
+    from sqlmodel import Session
+
+    from api.deps import get_current_member
+
+    app = client.app
+    request = SimpleNamespace(app=app, scope={}, url=SimpleNamespace(path="/me"), method="GET")
+    with Session(app.state.engine, expire_on_commit=False) as session:
+        member = get_current_member(SecurityScopes(["staff"]), request, session, coop_a.tokens["staff"])
+        assert not session.in_transaction()
+        assert member.id == coop_a.members["staff"]["id"] and member.full_name  # still loaded
