@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from api.admission import AdmissionLimit
 from api.db import StartupError, engine_for, ensure_schema
 from api.errors import ServiceError
 from api.input import document_text_rule, validation_response
@@ -222,6 +223,7 @@ def create_app(settings: Settings | None = None, *, start_pool: bool = True) -> 
     app = FastAPI(title="carerota", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
     add_offline_docs(app)
+    app.add_middleware(AdmissionLimit, limit=settings.max_concurrent_requests)
     app.state.settings = settings
     app.state.engine = engine
     app.state.secret = settings.resolved_secret()

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     rate_limit_login_ip: str = "100/minute"
     #: writes (POST/PUT/PATCH/DELETE) per client address
     rate_limit_write: str = "120/minute"
+    #: requests served at once per process; the rest wait their turn (``api.admission``). At most
+    #: the database pool's connections (SQLAlchemy's default 5 + 10 overflow)
+    max_concurrent_requests: int = Field(default=15, ge=1, le=200)
     #: proxies whose ``X-Forwarded-For`` is believed (addresses or networks, comma-separated in
     #: the environment: ``CAREROTA_TRUSTED_PROXIES=127.0.0.1,10.0.0.0/8``); empty: the header is ignored
     trusted_proxies: Annotated[list[str], NoDecode] = []
