@@ -364,9 +364,14 @@ class _Heartbeat:
                     held = conn.execute(sa.update(_RUNS).where(_held(self.run_id, self.lease))
                                         .values(heartbeat_at=utcnow())).rowcount
                 if not held:
-                    self.lost = True
-                    log.warning("run %s: the lease was taken over", self.run_id,
-                                extra={"run_id": self.run_id})
+                    with self.engine.connect() as conn:
+                        status = conn.execute(sa.select(_RUNS.c.status)
+                                              .where(_RUNS.c.id == self.run_id)).scalar()
+                    if status == RunStatus.running:   # another holder's lease: ours was revoked
+                        self.lost = True
+                        log.warning("run %s: the lease was taken over", self.run_id,
+                                    extra={"run_id": self.run_id})
+                    # else the run just ended (stored or failed by this worker): nothing to say
                     return
             except Exception:
                 log.warning("could not write the heartbeat of run %s", self.run_id, exc_info=True,
