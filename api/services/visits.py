@@ -171,12 +171,21 @@ def mark_visit(session: Session, actor: Member, visit_id: int, status: VisitStat
 
 def _published_visits_for(session: Session, member: Member, start: dt.datetime,
                           end: dt.datetime) -> list[Visit]:
-    q = (select(Visit).join(VisitCarer, col(VisitCarer.visit_id) == col(Visit.id))
+    """The member's visits in published rotas: their own co-op's, and another co-op's on the days
+    they were lent to it (shared cover: a carer's week is one week whatever the co-op)."""
+    from api.models import CoverOffer
+
+    lent = {(o.borrowing_coop_id, o.day) for o in session.exec(
+        select(CoverOffer).where(CoverOffer.member_id == member.id,
+                                 col(CoverOffer.day) >= start.date(), col(CoverOffer.day) <= end.date()))}
+    coops = {member.coop_id} | {c for c, _day in lent}
+    q = (select(Visit, Rota.coop_id).join(VisitCarer, col(VisitCarer.visit_id) == col(Visit.id))
          .join(Rota, col(Rota.id) == col(Visit.rota_id))
          .where(VisitCarer.member_id == member.id, Rota.status == RotaStatus.published,
-                Rota.coop_id == member.coop_id, col(Visit.start) >= start, col(Visit.start) < end)
+                col(Rota.coop_id).in_(coops), col(Visit.start) >= start, col(Visit.start) < end)
          .order_by(col(Visit.start)))
-    return list(session.exec(q).all())
+    return [v for v, coop in session.exec(q).all()
+            if coop == member.coop_id or (v.start is not None and (coop, v.start.date()) in lent)]
 
 
 def _my_visit(session: Session, v: Visit, me: Member, clients: dict[int, Client | None]) -> MyVisitPublic:

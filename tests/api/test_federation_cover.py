@@ -153,6 +153,17 @@ def test_a_borrowed_carer_keeps_caps_and_rest_across_both_coops_rotas(client) ->
     assert problems == []
     assert view.working_minutes(cid) <= carer["max_minutes_per_week"]
 
+    # and the carer sees the one week: their own co-op's visits and the borrowed ones, with the
+    # borrowing co-op's client (they go there), in their week and on no other member's
+    week = client.get("/me/rota", headers=w.a.h("staff"), params={"week_start": FUTURE_MONDAY.isoformat()})
+    assert week.status_code == 200, week.text
+    seen = {v["id"] for v in week.json()["visits"]}
+    borrowed = {v["id"] for v in hoists if v["carer_ids"] == [lent["id"]]}
+    own = {v["id"] for v in rota_a["visits"] if lent["id"] in v["carer_ids"]}
+    assert borrowed and borrowed <= seen and own <= seen and seen == own | borrowed
+    b_client = {c["name"] for c in w.b.clients}
+    assert any(v["client"]["name"] in b_client for v in week.json()["visits"] if v["id"] in borrowed)
+
 
 def test_a_borrowed_volunteers_visit_is_credited_through_the_federation_once(client, app) -> None:
     """The borrowing co-op's pot pays the lent volunteer's account in their own co-op (a help
