@@ -261,3 +261,39 @@ def offer_cover(
 def cover_offers(federation_id: PathId, session: SessionDep, member: Coordinator, ledger: Ledger):
     """The cover the caller's co-op lends or borrows."""
     return svc.cover_offers(session, ledger, member, federation_id)
+
+
+@router.delete("/federations/{federation_id}/cover-offers/{offer_id}", response_model=list[CoverOfferPublic])
+def withdraw_cover(
+    federation_id: PathId, offer_id: PathId, session: SessionDep, member: Coordinator, ledger: Ledger
+):
+    """Withdraw a day of cover the caller's co-op lent; a 409 naming the rota while the borrowing
+    co-op's published rota gives the carer visits that day. Answers the offers left."""
+    return svc.withdraw_cover(session, ledger, member, federation_id, offer_id)
+
+
+@router.get(
+    "/federations/{federation_id}/cover-invoice.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def cover_invoice_csv(
+    federation_id: PathId,
+    session: SessionDep,
+    member: CoordinatorOrOfficer,
+    ledger: Ledger,
+    now: Now,
+    lending_coop_id: CoopQuery = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+):
+    """Shared cover to invoice (default: this month): per paid carer the lending co-op lent and
+    day, the visits, visit minutes and work minutes (as the checker counts work: visits, home
+    trips, travel when the rules count it) of the borrowing co-op's published rota. Coordinators
+    of the lending co-op; officers (any member co-op). Member ids, no names."""
+    body, name = svc.cover_invoice_csv(
+        session, ledger, member, federation_id, lending_coop_id, start, end, now.date()
+    )
+    return Response(
+        content=body, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )

@@ -356,4 +356,6 @@ NOT_PERSONAL: dict[str, str] = {
     "GET /federations/{federation_id}/view.png": "aggregates over 5+ people, smaller counts suppressed",
     "POST /federations/{federation_id}/cover-offers": "a carer's id and the days lent, no details",
     "GET /federations/{federation_id}/cover-offers": "carers' ids and the days lent, no details",
+    "DELETE /federations/{federation_id}/cover-offers/{offer_id}": "a carer's id and a day lent",
+    "GET /federations/{federation_id}/cover-invoice.csv": "carers' ids, days and minutes worked, no names",
 }

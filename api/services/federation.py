@@ -501,18 +501,19 @@ def reverse(
 
 # ----------------------------------------------------------------------------- statements
 def _statement_coop(
-    session: Session, ledger: Ledger, actor: Member, fed: Federation, coop_id: int | None
+    session: Session, ledger: Ledger, actor: Member, fed: Federation, coop_id: int | None,
+    field: str = "coop_id",
 ) -> int:
     """An officer reads any member co-op's statement (default: their own co-op's, if a member);
     anyone else only their own co-op's."""
     if coop_id is None:
         coop_id = actor.coop_id
         if coop_id not in memberships(ledger, fed):
-            raise Invalid("coop_id: name the co-op whose statement to read")
+            raise Invalid(f"{field}: name the co-op whose statement to read")
     elif coop_id != actor.coop_id and not is_officer(session, ledger, actor, saved_id(fed)):
-        raise NotFound(f"coop_id: no statement of co-op {coop_id} for you")
+        raise NotFound(f"{field}: no statement of co-op {coop_id} for you")
     if coop_id not in memberships(ledger, fed):
-        raise NotFound(f"coop_id: co-op {coop_id} is not a member of federation {saved_id(fed)}")
+        raise NotFound(f"{field}: co-op {coop_id} is not a member of federation {saved_id(fed)}")
     return coop_id
 
 
@@ -921,3 +922,141 @@ def credit_borrowed_volunteer(
         service_date=day,
         memo=f"visit {visit.label or visit.key} (shared cover)",
     )
+
+
+def federation_of(ledger: Ledger, coop_id: int) -> int | None:
+    """The federation ``coop_id`` is an active member of (a co-op is in one at a time), or None."""
+    current = _fx(ledger).federations_of(str(coop_id))
+    return int(current[0]) if current else None
+
+
+# ----------------------------------------------------------------------------- invoicing, withdrawal
+INVOICE_COLUMNS = [
+    "lending_coop_id",
+    "borrowing_coop_id",
+    "borrowing_coop",
+    "member_id",
+    "day",
+    "rota_id",
+    "rota_version",
+    "visits",
+    "visit_minutes",
+    "work_minutes",
+]
+
+
+def _published_rota(session: Session, coop_id: int, week_start: dt.date) -> Rota | None:
+    """The co-op's published rota of the week (the newest published version), if any."""
+    return session.exec(
+        select(Rota)
+        .where(Rota.coop_id == coop_id, Rota.week_start == week_start, Rota.status == RotaStatus.published)
+        .order_by(col(Rota.version).desc())
+    ).first()
+
+
+def _carer_days(rota: Rota, member_id: int) -> dict[dt.date, tuple[int, int, int]]:
+    """Per calendar day of the rota: (visits, visit minutes, minutes of work as the checker counts
+    them: visits, home trips, and travel between visits when the rules count it as work)."""
+    from scheduler.checker import RotaView
+    from scheduler.problem import problem_from_dict
+    from scheduler.rota import rota_from_dict
+
+    problem = problem_from_dict(rota.problem)
+    cid = f"m{member_id}"
+    if cid not in problem.carer_by_id:
+        return {}
+    view = RotaView.of(problem, rota_from_dict(rota.rota_file, problem))
+    work = view.working_minutes_by_day(cid)
+    start = problem.horizon_start.date()
+    return {
+        start + dt.timedelta(days=day): (len(stints), sum(s.end - s.start for s in stints), work.get(day, 0))
+        for day, stints in view.days_of(cid).items()
+    }
+
+
+def cover_invoice_csv(
+    session: Session,
+    ledger: Ledger,
+    actor: Member,
+    federation_id: int,
+    lending_coop_id: int | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    today: dt.date,
+) -> tuple[str, str]:
+    """Shared cover to invoice: per paid (staff) carer the lending co-op lent and day lent in the
+    period, the minutes the borrowing co-op's *published* rota gives them that day: visits, visit
+    minutes, and work minutes as the checker counts them (visits, home trips and, when the
+    rules say so, travel between visits). Coordinators: their own co-op; officers: any member
+    co-op (``lending_coop_id``). Member ids only, no names (an officer sees no names)."""
+    fed = get_federation(session, ledger, federation_id, actor)
+    cid = _statement_coop(session, ledger, actor, fed, lending_coop_id, "lending_coop_id")
+    lo, hi = _period(start, end, today)
+    offers = session.exec(
+        select(CoverOffer)
+        .where(
+            CoverOffer.federation_id == federation_id,
+            CoverOffer.lending_coop_id == cid,
+            col(CoverOffer.day) >= lo,
+            col(CoverOffer.day) <= hi,
+        )
+        .order_by(col(CoverOffer.borrowing_coop_id), col(CoverOffer.member_id), col(CoverOffer.day))
+    ).all()
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(INVOICE_COLUMNS)
+    cache: dict[tuple[int, dt.date, int], tuple[Rota | None, dict[dt.date, tuple[int, int, int]]]] = {}
+    for o in offers:
+        m = session.get(Member, o.member_id)
+        if m is None or role_of(m) != "staff":
+            continue  # volunteers' hours go to the time bank (credit_borrowed_volunteer)
+        week = o.day - dt.timedelta(days=o.day.weekday())
+        key = (o.borrowing_coop_id, week, o.member_id)
+        if key not in cache:
+            rota = _published_rota(session, o.borrowing_coop_id, week)
+            cache[key] = (rota, _carer_days(rota, o.member_id) if rota is not None else {})
+        rota, days = cache[key]
+        if rota is None or o.day not in days:
+            continue
+        visits, visit_minutes, work_minutes = days[o.day]
+        w.writerow(
+            [
+                cid,
+                o.borrowing_coop_id,
+                _coop_name(session, o.borrowing_coop_id),
+                o.member_id,
+                o.day.isoformat(),
+                rota.id,
+                rota.version,
+                visits,
+                visit_minutes,
+                work_minutes,
+            ]
+        )
+    name = f"federation-{federation_id}-cover-invoice-{cid}-{lo.isoformat()}-{hi.isoformat()}.csv"
+    return buf.getvalue(), name
+
+
+def withdraw_cover(
+    session: Session, ledger: Ledger, actor: Member, federation_id: int, offer_id: int
+) -> list[CoverOfferPublic]:
+    """The lending co-op takes back a day it lent; refused (409) while the borrowing co-op's
+    published rota gives the carer visits that day (the borrower changes its rota first)."""
+    get_federation(session, ledger, federation_id, actor)
+    offer = session.get(CoverOffer, offer_id)
+    if offer is None or offer.federation_id != federation_id or offer.lending_coop_id != actor.coop_id:
+        raise NotFound(f"offer_id: no cover offer {offer_id} of your co-op in federation {federation_id}")
+    week = offer.day - dt.timedelta(days=offer.day.weekday())
+    rota = _published_rota(session, offer.borrowing_coop_id, week)
+    if rota is not None:
+        used = _carer_days(rota, offer.member_id).get(offer.day)
+        if used is not None:
+            raise Conflict(
+                f"offer_id: {_coop_name(session, offer.borrowing_coop_id)}'s published rota (week of "
+                f"{week.isoformat()}, version {rota.version}) gives member {offer.member_id} "
+                f"{used[0]} visit(s) on {offer.day.isoformat()}; the offer can be withdrawn once that "
+                "co-op publishes a rota without them that day"
+            )
+    session.delete(offer)
+    session.commit()
+    return cover_offers(session, ledger, actor, federation_id)

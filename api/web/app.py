@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from sqlmodel import Session, select
 
 from api.deps import PathId, SessionDep, get_ledger, get_now, get_pool
 from api.errors import Invalid, ServiceError
@@ -28,11 +29,13 @@ from api.models import (
     DonationCreate,
     GiftCreate,
     Member,
+    OfficerVote,
     RotaRequest,
     role_of,
 )
 from api.ratelimit import limit_login, limit_writes
 from api.services import bank, members, rotas, runs, visits
+from api.services.federation import federation_of, is_officer
 from api.services.rotas import week_of
 from api.web import cover, views
 from api.web.deps import (
@@ -68,7 +71,23 @@ HOME = {"coordinator": "/web/board", "staff": "/web/me/week", "volunteer": "/web
 
 def render(request: Request, name: str, user: WebUser | None, status_code: int = 200,
            **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, {"user": user, **context}, status_code=status_code)
+    nav = {"federation_link": user is not None and _may_see_federation(request, user)}
+    return templates.TemplateResponse(request, name, {"user": user, **nav, **context},
+                                      status_code=status_code)
+
+
+def _may_see_federation(request: Request, user: WebUser) -> bool:
+    """The nav links the federation page for coordinators and for officers: a member someone
+    voted for (one read of the votes, only for those who are not coordinators) who is an officer."""
+    if user.role == "coordinator":
+        return True
+    with Session(request.app.state.engine) as session:
+        voted = select(OfficerVote.id).where(OfficerVote.member_id == user.member.id)
+        if session.exec(voted).first() is None:
+            return False
+        ledger = request.app.state.ledger
+        fid = federation_of(ledger, user.member.coop_id)
+        return fid is not None and is_officer(session, ledger, user.member, fid)
 
 
 def wants_json(request: Request) -> bool:
@@ -364,6 +383,37 @@ def coming(request: Request, user: Anyone, session: SessionDep, now: Now, week_s
     visible, weeks = views.coming(session, user.member, week, client_id)
     return render(request, "coming.html", user, week=week, visible=visible, weeks=weeks,
                   client_id=client_id, prev=week - dt.timedelta(days=7), next=week + dt.timedelta(days=7))
+
+
+# ----------------------------------------------------------------------------- federation
+@router.get("/federation", response_class=HTMLResponse)
+def federation_page(request: Request, user: Anyone, session: SessionDep, ledger: Ledger, now: Now,
+                    start: dt.date | None = None, end: dt.date | None = None) -> Response:
+    """The co-op's federation: for an officer the member co-ops with limits and positions and the
+    federal view (``GET /federations/{id}``, ``.../view``); for a coordinator their co-op's
+    position, limit and statement (``.../statement``); anyone else a 403, as the API."""
+    page = views.federation_page(session, ledger, user.member, start, end, now.date())
+    period = urlencode({k: v.isoformat() for k, v in (("start", start), ("end", end)) if v})
+    return render(request, "federation.html", user, f=page, start=start, end=end,
+                  q=f"?{period}" if period else "")
+
+
+@router.get("/federation/view.csv")
+def federation_view_csv(user: Anyone, session: SessionDep, ledger: Ledger, now: Now,
+                        start: dt.date | None = None, end: dt.date | None = None) -> Response:
+    """The federal view as CSV (``GET /federations/{id}/view.csv``), with the page's session."""
+    body, media, name = views.federation_view_export(session, ledger, user.member, start, end,
+                                                     now.date(), "csv")
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/federation/view.png")
+def federation_view_png(user: Anyone, session: SessionDep, ledger: Ledger, now: Now,
+                        start: dt.date | None = None, end: dt.date | None = None) -> Response:
+    """The federal view's chart (``GET /federations/{id}/view.png``), with the page's session."""
+    body, media, _name = views.federation_view_export(session, ledger, user.member, start, end,
+                                                      now.date(), "png")
+    return Response(body, media_type=media)
 
 
 # ----------------------------------------------------------------------------- mounting

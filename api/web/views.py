@@ -43,12 +43,14 @@ from api.models import (
 from api.security import create_token
 from api.services import access_log as audit
 from api.services import bank, clients, members, rotas, visits
+from api.services import federation as fed_svc
 from api.services.common import get_in_coop
 from api.services.problem_builder import carer_key, client_key
 from api.services.rotas import week_of
 from api.services.wording import gap_text
 from api.web.cover import CoverPublic, cover_options
 from api.web.cover import prebuild as cover_prebuild
+from api.web.deps import PageForbidden
 from scheduler.problem import problem_from_dict
 from timebank import Ledger
 
@@ -705,3 +707,64 @@ def coming(session: Session, actor: Member, week_start: dt.date, client_id: int 
         audit.log_read(session, actor, [audit.member_record(m) for m in sorted(named)])
     return visible, [ClientWeek(c, [ComingVisit(v, [named.get(m, "a carer") for m in v.carer_ids])
                                     for v in vs]) for c, vs in weeks]
+
+
+# ----------------------------------------------------------------------------- federation
+@dataclass
+class FederationPage:
+    """``/web/federation``: what the API gives the caller about their co-op's federation. An
+    officer: the member co-ops (names, limits, positions) and the federal view (aggregates,
+    small counts suppressed); a coordinator: their co-op's position, limit and statement."""
+
+    federation_id: int | None
+    name: str | None = None
+    officer: bool = False
+    coordinator: bool = False
+    coops: list[Any] = field(default_factory=list)
+    view: Any = None
+    own: Any = None
+    statement: Any = None
+    priorities: list[str] = field(default_factory=list)
+
+
+def federation_allowed(session: Session, ledger: Ledger, actor: Member) -> tuple[int | None, bool]:
+    """The federation of the caller's co-op and whether the caller is its officer; a 403 (the
+    API's ``coordinator`` or ``officer`` scope) for anyone else."""
+    fid = fed_svc.federation_of(ledger, actor.coop_id)
+    officer = fid is not None and fed_svc.is_officer(session, ledger, actor, fid)
+    if role_of(actor) != "coordinator" and not officer:
+        raise PageForbidden("needs one of the roles: coordinator, officer (of a federation of co-ops)")
+    return fid, officer
+
+
+def federation_page(session: Session, ledger: Ledger, actor: Member, start: dt.date | None,
+                    end: dt.date | None, today: dt.date) -> FederationPage:
+    """The page's data, through the services of ``GET /federations/{id}``, ``.../view`` and
+    ``.../statement`` (so each sees exactly what the API gives them)."""
+    fid, officer = federation_allowed(session, ledger, actor)
+    page = FederationPage(federation_id=fid, officer=officer,
+                          coordinator=role_of(actor) == "coordinator",
+                          priorities=list(fed_svc.PRIORITIES))
+    if fid is None:
+        return page
+    info = fed_svc.show(session, ledger, actor, fid)
+    page.name = info.name
+    page.own = next((c for c in info.coops if c.coop_id == actor.coop_id), None)
+    if officer:
+        page.coops = info.coops
+        page.view = fed_svc.federal_view(session, ledger, actor, fid, start, end, today)
+    if page.coordinator:
+        page.statement = fed_svc.statement(session, ledger, actor, fid, None, start, end, today)
+    return page
+
+
+def federation_view_export(session: Session, ledger: Ledger, actor: Member, start: dt.date | None,
+                           end: dt.date | None, today: dt.date, kind: str) -> tuple[bytes, str, str]:
+    """The federal view as ``GET .../view.csv`` or ``.png`` give it, for the page's links."""
+    fid, _officer = federation_allowed(session, ledger, actor)
+    if fid is None:
+        raise NotFound("federation: your co-op is not in a federation")
+    view = fed_svc.federal_view(session, ledger, actor, fid, start, end, today)
+    if kind == "csv":
+        return fed_svc.federal_view_csv(view).encode(), "text/csv", f"federation-{fid}-view.csv"
+    return fed_svc.federal_view_png(view), "image/png", f"federation-{fid}-view.png"

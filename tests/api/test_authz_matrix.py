@@ -84,6 +84,8 @@ BODIES: dict[tuple[str, str], object] = {
     ("GET", "/federations/{federation_id}/view.png"): None,
     ("GET", "/federations/{federation_id}/cover-offers"): None,
     ("POST", "/federations/{federation_id}/cover-offers"): "cover",
+    ("DELETE", "/federations/{federation_id}/cover-offers/{offer_id}"): None,
+    ("GET", "/federations/{federation_id}/cover-invoice.csv"): None,
 }
 # id-taking paths that are not object ids of the co-op's data
 NOT_OBJECT_IDS = {"/calendar/{token}.ics", "/weeks/{week_start}/problem"}
@@ -120,7 +122,7 @@ def world(client):
     avail = client.get(f"/members/{staff}/availability", headers=h).json()[0]["id"]
     fed = client.post("/federations", headers=h, json={"name": f"A's federation {u}"})
     assert fed.status_code == 201, fed.text
-    ids.update(federation_id=fed.json()["id"], coop_id=a.id, move_id=1)
+    ids.update(federation_id=fed.json()["id"], coop_id=a.id, move_id=1, offer_id=1)
     return a, b, ids, avail, leave["id"], visit
 
 

@@ -24,6 +24,7 @@ READS = {
     "/federations/{federation_id}/view",
     "/federations/{federation_id}/view.csv",
     "/federations/{federation_id}/view.png",
+    "/federations/{federation_id}/cover-invoice.csv",
 }
 
 
@@ -89,6 +90,8 @@ def expected(method: str, path: str, who: str, cat: str) -> set[int] | None:
         if cat == "member-coordinator":
             return {200} if method == "GET" else None
         return {403, 404}
+    if tail == "/cover-offers/{offer_id}":
+        return None if cat == "member-coordinator" else {403, 404}  # withdrawal: test_federation_cover
     if tail in ("/gifts", "/help"):
         if cat in ("member", "officer") and role in ACCOUNT_ROLES:
             return {409, 422}  # more minutes than they have, or a member of their own co-op
@@ -136,14 +139,16 @@ def test_every_role_of_every_coop_against_every_federation_endpoint(client, app,
         for m in sorted(ops)
         if m in ("get", "post", "put", "patch", "delete")
     ]
-    assert len(calls) == 18, calls
+    assert len(calls) == 20, calls
     before = _state(client, w)
     personal = _personal(w)
     wrong, leaks, answered = [], [], 0
     for method, path in calls:
         url = re.sub(
             r"{(\w+)}",
-            lambda m: str({"federation_id": w.fid, "coop_id": w.b.id, "move_id": move_id}[m.group(1)]),
+            lambda m: str(
+                {"federation_id": w.fid, "coop_id": w.b.id, "move_id": move_id, "offer_id": 1}[m.group(1)]
+            ),
             path,
         )
         tail = path.removeprefix("/federations/{federation_id}") if path != "/federations" else path

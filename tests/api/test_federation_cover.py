@@ -6,7 +6,9 @@ week over both co-ops (caps, rest, availability)."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 
 from scheduler.checker import RotaView, check_availability, check_daily_caps, check_rest, check_weekly_caps
 from scheduler.problem import parse_time, problem_from_dict
@@ -202,3 +204,105 @@ def test_a_borrowed_volunteers_visit_is_credited_through_the_federation_once(cli
     assert fx.position(str(w.fid), str(w.b.id)) == 50 and fx.position(str(w.fid), str(w.a.id)) == -50
     assert [m.kind for m in fx.moves(str(w.fid))] == ["help"]
     assert ledger.reconcile().ok
+
+
+def _lend_for_hoists(client, tag: str):
+    """A lends its staff carer (the only one with a hoist skill) to B on Tuesday and Wednesday;
+    A's published rota uses them on Tuesday, so B's solved and published rota uses them on
+    Wednesday only. Returns the world, the carer, both rotas and the two offers."""
+    w = make_world(client, tag)
+    lent = w.a.members["staff"]
+    ha, hb = w.a.h("coordinator"), w.b.h("coordinator")
+    assert client.post(f"/members/{lent['id']}/skills", headers=ha, json={"name": "hoist"}).status_code == 201
+    r = client.post(
+        f"/clients/{w.b.clients[1]['id']}/care-plan",
+        headers=hb,
+        json={"label": "hoist transfer", "days": [1, 2], "earliest_start": "11:00", "latest_start": "12:00",
+              "duration_minutes": 30, "roles": [{"skills": ["hoist"]}]},
+    )
+    assert r.status_code == 201, r.text
+    rota_a = solved_rota(client, w.a, FUTURE_MONDAY)
+    tue, wed = FUTURE_MONDAY + dt.timedelta(days=1), FUTURE_MONDAY + dt.timedelta(days=2)
+    r = client.post(w.url("/cover-offers"), headers=ha,
+                    json={"member_id": lent["id"], "borrowing_coop_id": w.b.id,
+                          "days": [tue.isoformat(), wed.isoformat()]})
+    assert r.status_code == 201, r.text
+    offers = {dt.date.fromisoformat(o["day"]): o["id"] for o in r.json()}
+    rota_b = solved_rota(client, w.b, FUTURE_MONDAY)   # checked by the checker, and published
+    return w, lent, rota_a, rota_b, offers, tue, wed
+
+
+def test_the_cover_invoice_lists_the_lent_staff_carers_minutes_in_the_published_borrowing_rota(
+    client,
+) -> None:
+    """Per lent staff carer and day: the visits and visit minutes of B's published rota (counted
+    here from B's rota file and problem) and the work minutes as the checker counts them; only
+    days B's rota uses them (Wednesday); the lending coordinator and an officer read it, B's
+    coordinator may not read A's (until elected, B's staff2 is an officer and does)."""
+    w, lent, _ra, rota_b, _offers, tue, wed = _lend_for_hoists(client, "invoice")
+    cid = f"m{lent['id']}"
+    pb_raw, rb_raw = _files(client, w.b, rota_b["id"])
+    durations = {v["id"]: v["duration_minutes"] for v in pb_raw["visits"]}
+    mine = [a for a in rb_raw["assignments"] if cid in a["carers"]]
+    assert mine, "B's rota uses the lent carer, so the invoice is not vacuous"
+    assert {parse_time(a["start"]).date() for a in mine} == {wed}
+    pb = problem_from_dict(pb_raw)
+    work = RotaView.of(pb, rota_from_dict(rb_raw, pb)).working_minutes_by_day(cid)
+    params = {"start": FUTURE_MONDAY.isoformat(), "end": (FUTURE_MONDAY + dt.timedelta(days=6)).isoformat()}
+
+    r = client.get(w.url("/cover-invoice.csv"), headers=w.a.h("coordinator"), params=params)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv"), r.text
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert rows == [
+        {
+            "lending_coop_id": str(w.a.id),
+            "borrowing_coop_id": str(w.b.id),
+            "borrowing_coop": rows[0]["borrowing_coop"],
+            "member_id": str(lent["id"]),
+            "day": wed.isoformat(),
+            "rota_id": str(rota_b["id"]),
+            "rota_version": str(rota_b["version"]),
+            "visits": str(len(mine)),
+            "visit_minutes": str(sum(durations[a["visit"]] for a in mine)),
+            "work_minutes": str(work[(wed - FUTURE_MONDAY).days]),
+        }
+    ]
+    assert rows[0]["borrowing_coop"].startswith("Co-op invoice-b")
+    assert tue.isoformat() not in r.text and lent["full_name"] not in r.text
+    r = client.get(w.url("/cover-invoice.csv"), headers=w.b.h("coordinator"),
+                   params={**params, "lending_coop_id": w.a.id})
+    assert r.status_code == 404, r.text
+    # an officer of neither co-op's coordinators (B's staff2, elected by both) reads A's invoice
+    officer = w.b.members["staff2"]
+    for coop in (w.a, w.b):
+        v = client.post(w.url("/officer-votes"), headers=coop.h("coordinator"),
+                        json={"member_id": officer["id"]})
+        assert v.status_code == 200, v.text
+    r = client.get(w.url("/cover-invoice.csv"), headers=w.b.h("staff2"),
+                   params={**params, "lending_coop_id": w.a.id})
+    assert r.status_code == 200 and list(csv.DictReader(io.StringIO(r.text))) == rows
+    own_b = client.get(w.url("/cover-invoice.csv"), headers=w.b.h("coordinator"), params=params)
+    assert own_b.status_code == 200 and list(csv.DictReader(io.StringIO(own_b.text))) == []
+    assert client.get(w.url("/cover-invoice.csv"), headers=w.a.h("staff"), params=params).status_code == 403
+
+
+def test_a_cover_offer_is_withdrawn_unless_the_borrowers_published_rota_uses_the_carer_that_day(
+    client,
+) -> None:
+    """Wednesday (B's published rota gives the carer a visit) is a 409 naming the rota and the
+    day, and stays lent; Tuesday (unused by B) is withdrawn; B's coordinator cannot withdraw
+    A's offer, and an unknown offer is a 404."""
+    w, lent, _ra, rota_b, offers, tue, wed = _lend_for_hoists(client, "withdraw")
+    ha, hb = w.a.h("coordinator"), w.b.h("coordinator")
+    r = client.delete(w.url(f"/cover-offers/{offers[wed]}"), headers=ha)
+    assert r.status_code == 409, r.text
+    detail = r.json()["detail"]
+    assert detail.startswith("offer_id: ") and wed.isoformat() in detail
+    assert f"version {rota_b['version']}" in detail and str(lent["id"]) in detail
+    assert client.delete(w.url(f"/cover-offers/{offers[tue]}"), headers=hb).status_code == 404
+    assert client.delete(w.url(f"/cover-offers/{offers[tue]}"), headers=w.a.h("staff")).status_code == 403
+    r = client.delete(w.url(f"/cover-offers/{offers[tue]}"), headers=ha)
+    assert r.status_code == 200, r.text
+    assert [o["day"] for o in r.json()] == [wed.isoformat()]
+    assert [o["day"] for o in client.get(w.url("/cover-offers"), headers=hb).json()] == [wed.isoformat()]
+    assert client.delete(w.url(f"/cover-offers/{offers[tue]}"), headers=ha).status_code == 404

@@ -46,6 +46,11 @@ PAGES: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/web/me/timebank"): BANK,
     ("POST", "/web/me/timebank/gift"): BANK,
     ("GET", "/web/coming"): ALL,
+    # as GET /federations/{id}, .../view, .../statement: coordinators and officers (here the
+    # coordinator who founded the co-op's federation, its first officer)
+    ("GET", "/web/federation"): COORD,
+    ("GET", "/web/federation/view.csv"): COORD,
+    ("GET", "/web/federation/view.png"): COORD,
 }
 API_COVER = "/rotas/{rota_id}/visits/{visit_id}/cover"
 
@@ -54,6 +59,8 @@ API_COVER = "/rotas/{rota_id}/visits/{visit_id}/cover"
 def world(web_app, api_client):
     a, b = build_coop(api_client, "page-a"), build_coop(api_client, "page-b")
     rota = solved_rota(api_client, a, FUTURE_MONDAY)
+    r = api_client.post("/federations", headers=a.h("coordinator"), json={"name": "page-a federation"})
+    assert r.status_code == 201, r.text
     visit = next(v for v in rota["visits"] if v["label"] == "medication" and v["carer_ids"])
     assert visit["carer_ids"] == [a.members["staff"]["id"]]
     ids = {"run_id": rota["run_id"], "rota_id": rota["id"], "visit_id": visit["id"]}
