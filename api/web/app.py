@@ -18,7 +18,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
-from sqlmodel import Session, select
 
 from api.deps import PathId, SessionDep, get_ledger, get_now, get_pool
 from api.errors import Invalid, ServiceError
@@ -29,13 +28,11 @@ from api.models import (
     DonationCreate,
     GiftCreate,
     Member,
-    OfficerVote,
     RotaRequest,
     role_of,
 )
 from api.ratelimit import limit_login, limit_writes
 from api.services import bank, members, rotas, runs, visits
-from api.services.federation import federation_of, is_officer
 from api.services.rotas import week_of
 from api.web import cover, views
 from api.web.deps import (
@@ -71,23 +68,9 @@ HOME = {"coordinator": "/web/board", "staff": "/web/me/week", "volunteer": "/web
 
 def render(request: Request, name: str, user: WebUser | None, status_code: int = 200,
            **context: Any) -> HTMLResponse:
-    nav = {"federation_link": user is not None and _may_see_federation(request, user)}
+    nav = {"federation_link": user is not None and user.federation_link}
     return templates.TemplateResponse(request, name, {"user": user, **nav, **context},
                                       status_code=status_code)
-
-
-def _may_see_federation(request: Request, user: WebUser) -> bool:
-    """The nav links the federation page for coordinators and for officers: a member someone
-    voted for (one read of the votes, only for those who are not coordinators) who is an officer."""
-    if user.role == "coordinator":
-        return True
-    with Session(request.app.state.engine) as session:
-        voted = select(OfficerVote.id).where(OfficerVote.member_id == user.member.id)
-        if session.exec(voted).first() is None:
-            return False
-        ledger = request.app.state.ledger
-        fid = federation_of(ledger, user.member.coop_id)
-        return fid is not None and is_officer(session, ledger, user.member, fid)
 
 
 def wants_json(request: Request) -> bool:

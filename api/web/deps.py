@@ -19,9 +19,10 @@ from typing import Annotated
 
 from fastapi import Depends, Form, Header, HTTPException, Request, Response
 from fastapi.security import SecurityScopes
+from sqlmodel import Session, select
 
 from api.deps import SessionDep, get_current_member
-from api.models import Member, role_of
+from api.models import Member, OfficerVote, role_of
 from api.security import create_token, decode_token
 
 SESSION_COOKIE = "carerota_session"
@@ -50,6 +51,8 @@ class CsrfFailed(Exception):
 class WebUser:
     member: Member
     csrf: str
+    #: the nav links the federation page (coordinators, and officers of the co-op's federation)
+    federation_link: bool = False
 
     @property
     def role(self) -> str:
@@ -82,7 +85,24 @@ def _user(request: Request, session: SessionDep, roles: tuple[str, ...]) -> WebU
         if exc.status_code == 401:
             raise LoginRequired() from None
         raise PageForbidden(str(exc.detail)) from None
-    return WebUser(member=member, csrf=claims["csrf"])
+    link = _may_see_federation(request, session, member)
+    session.commit()   # as get_current_member: no connection held between this and the route
+    return WebUser(member=member, csrf=claims["csrf"], federation_link=link)
+
+
+def _may_see_federation(request: Request, session: Session, member: Member) -> bool:
+    """Coordinators, and a member someone voted for (one read of the votes, only for those who
+    are not coordinators) who is an officer. Read with the request's own session: a second
+    session would take a second pooled connection per page."""
+    from api.services.federation import federation_of, is_officer
+
+    if role_of(member) == "coordinator":
+        return True
+    if session.exec(select(OfficerVote.id).where(OfficerVote.member_id == member.id)).first() is None:
+        return False
+    ledger = request.app.state.ledger
+    fid = federation_of(ledger, member.coop_id)
+    return fid is not None and is_officer(session, ledger, member, fid)
 
 
 def page_user(*roles: str) -> Callable[..., WebUser]:
