@@ -149,30 +149,38 @@ def my_timebank(ledger: Ledger, actor: Member, start: dt.date | None, end: dt.da
                                                                                    page.next_after))
 
 
-def _checked_key(idempotency_key: str) -> str:
+def checked_key(idempotency_key: str, most: int = 200) -> str:
+    """The ``Idempotency-Key`` header, stripped; refused when blank or longer than ``most``."""
     key = idempotency_key.strip()
-    if not key or len(key) > 200:
-        raise Invalid("Idempotency-Key: a non-empty header of at most 200 characters is required")
+    if not key or len(key) > most:
+        raise Invalid(f"Idempotency-Key: a non-empty header of at most {most} characters is required")
     return key
+
+
+def _refused(exc: Exception, kind: str, key: str, minutes: int, to_name: str) -> Conflict:
+    """A ledger refusal of the caller's gift, exchange or donation, in the caller's terms."""
+    if isinstance(exc, InsufficientBalance):
+        return Conflict(f"minutes: you have {exc.balance} minutes in the time bank; giving {minutes} "
+                        f"would leave {exc.new_balance}, below the lowest balance allowed ({exc.limit})")
+    if isinstance(exc, LimitExceeded):
+        return Conflict(f"minutes: {to_name} has {exc.balance} minutes in the time bank; "
+                        f"{minutes} more would make {exc.new_balance}, above the most an account "
+                        f"may hold ({exc.limit})")
+    return Conflict(f"Idempotency-Key: '{key}' was already used for a different {kind}; send a new "
+                    f"key for a new {kind} (the same request with the same key returns the original)")
 
 
 def donate(ledger: Ledger, actor: Member, data: DonationCreate, idempotency_key: str) -> TransferPublic:
     """Hours from the caller's own account to the co-op's community pot. The ``Idempotency-Key``
     makes a retry (a double click) return the original donation instead of giving twice."""
-    key = _checked_key(idempotency_key)
+    key = checked_key(idempotency_key)
     from_account = account_of(ledger, actor)
     try:
         txn = ledger.donate(str(actor.coop_id), from_id=from_account, minutes=data.minutes,
                             idempotency_key=f"api:donation:{actor.id}:{key}", recorded_by=str(actor.id),
                             memo=data.note or "")
-    except InsufficientBalance as exc:
-        raise Conflict(f"minutes: you have {exc.balance} minutes in the time bank; giving {data.minutes} "
-                       f"would leave {exc.new_balance}, below the lowest balance allowed ({exc.limit})"
-                       ) from None
-    except IdempotencyConflict:
-        raise Conflict(f"Idempotency-Key: '{key}' was already used for a different donation; send a new "
-                       "key for a new donation (the same request with the same key returns the original)"
-                       ) from None
+    except (InsufficientBalance, IdempotencyConflict) as exc:
+        raise _refused(exc, "donation", key, data.minutes, "the community pot") from None
     return TransferPublic(transaction_id=txn.id, kind="donation", minutes=data.minutes,
                           from_member_id=saved_id(actor), to_member_id=None, replayed=txn.replayed,
                           balance=ledger.balance(from_account))
@@ -182,7 +190,7 @@ def transfer(session: Session, ledger: Ledger, actor: Member, kind: str, data: G
              idempotency_key: str) -> TransferPublic:
     """A gift (hours given away) or an exchange (paying another member for help received),
     from the caller's own account. The ``Idempotency-Key`` makes a retry return the original."""
-    key = _checked_key(idempotency_key)
+    key = checked_key(idempotency_key)
     to = get_member(session, data.to_member_id, actor)
     if to.id == actor.id:
         raise Invalid("to_member_id: cannot transfer to yourself")
@@ -203,18 +211,8 @@ def transfer(session: Session, ledger: Ledger, actor: Member, kind: str, data: G
             txn = ledger.exchange(str(actor.coop_id), payer_id=from_account, payee_id=to_account,
                                   minutes=data.minutes, idempotency_key=scoped, recorded_by=str(actor.id),
                                   memo=memo)
-    except InsufficientBalance as exc:
-        raise Conflict(f"minutes: you have {exc.balance} minutes in the time bank; giving {data.minutes} "
-                       f"would leave {exc.new_balance}, below the lowest balance allowed ({exc.limit})"
-                       ) from None
-    except LimitExceeded as exc:
-        raise Conflict(f"minutes: {to.full_name} has {exc.balance} minutes in the time bank; "
-                       f"{data.minutes} more would make {exc.new_balance}, above the most an account "
-                       f"may hold ({exc.limit})") from None
-    except IdempotencyConflict:
-        raise Conflict(f"Idempotency-Key: '{key}' was already used for a different {kind}; send a new "
-                       f"key for a new {kind} (the same request with the same key returns the original)"
-                       ) from None
+    except (LimitExceeded, IdempotencyConflict) as exc:
+        raise _refused(exc, kind, key, data.minutes, to.full_name) from None
     return TransferPublic(transaction_id=txn.id, kind=kind, minutes=data.minutes,
                           from_member_id=saved_id(actor), to_member_id=saved_id(to), replayed=txn.replayed,
                           balance=ledger.balance(from_account))

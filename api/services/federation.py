@@ -310,10 +310,8 @@ def vote(
 
 # ----------------------------------------------------------------------------- moves
 def _key(idempotency_key: str) -> str:
-    key = idempotency_key.strip()
-    if not key or len(key) > 120:
-        raise Invalid("Idempotency-Key: a non-empty header of at most 120 characters is required")
-    return key
+    # shorter than the co-op's own moves: the ledger key adds the federation's prefix
+    return bank.checked_key(idempotency_key, most=120)
 
 
 def _other_member(

@@ -14,6 +14,7 @@ from api.errors import Conflict, Invalid, NotFound
 from api.models import (
     CheckOut,
     Client,
+    CoverOffer,
     Member,
     MyRotaPublic,
     MyVisitPublic,
@@ -173,8 +174,6 @@ def _published_visits_for(session: Session, member: Member, start: dt.datetime,
                           end: dt.datetime) -> list[Visit]:
     """The member's visits in published rotas: their own co-op's, and another co-op's on the days
     they were lent to it (shared cover: a carer's week is one week whatever the co-op)."""
-    from api.models import CoverOffer
-
     lent = {(o.borrowing_coop_id, o.day) for o in session.exec(
         select(CoverOffer).where(CoverOffer.member_id == member.id,
                                  col(CoverOffer.day) >= start.date(), col(CoverOffer.day) <= end.date()))}
